@@ -1,0 +1,50 @@
+"""Audio file I/O: load any file soundfile reads as mono at a given rate, and write WAVs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+from .errors import AudioLoadError
+
+
+def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Load ``path``, downmix to mono and resample to ``sample_rate`` Hz.
+
+    Returns:
+        ``(samples,)`` float32 waveform at ``sample_rate`` Hz, nominally in [-1, 1].
+
+    Raises:
+        AudioLoadError: the file is missing, unreadable by soundfile (libsndfile), or empty.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioLoadError(f"Audio file {path} does not exist.")
+    try:
+        audio, source_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        raise AudioLoadError(f"Cannot decode {path}: {error}. Convert it to WAV, FLAC or OGG.") from error
+    if audio.shape[0] == 0:
+        raise AudioLoadError(f"Audio file {path} holds no samples.")
+    mono = audio.mean(axis=1)
+    return resample(mono, source_rate, sample_rate)
+
+
+def resample(audio: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.ndarray:
+    """Resample a ``(samples,)`` waveform from ``orig_sample_rate`` to ``sample_rate`` Hz (soxr, via librosa)."""
+    if orig_sample_rate == sample_rate:
+        return audio.astype(np.float32, copy=False)
+    return librosa.resample(audio, orig_sr=orig_sample_rate, target_sr=sample_rate, res_type="soxr_hq").astype(
+        np.float32
+    )
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write a ``(samples,)`` waveform in [-1, 1] as 16-bit PCM WAV at ``sample_rate`` Hz; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
+    return path

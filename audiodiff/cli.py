@@ -1,0 +1,146 @@
+"""The ``audiodiff`` command line: parsing and calling the Python API, nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .errors import AudiodiffError
+
+log = logging.getLogger("audiodiff")
+
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse._SubParsersAction], None]], Callable[[argparse._SubParsersAction], None]]:
+    """Register a function that adds sub-command ``name`` to the parser."""
+
+    def register(add: Callable[[argparse._SubParsersAction], None]) -> Callable[[argparse._SubParsersAction], None]:
+        COMMANDS[name] = add
+        return add
+
+    return register
+
+
+# ---------------------------------------------------------------------- generate
+@command("generate")
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="generate audio from text prompts and write WAV files",
+        description="Generate audio from text prompts. Writes 16-bit PCM WAV files and prints each path.",
+    )
+    p.add_argument("prompts", nargs="*", metavar="PROMPT", help='text prompt(s), e.g. "a dog barking"')
+    p.add_argument("--prompts-file", type=Path, help="a text file with one prompt per line (for batch jobs)")
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="a .wav path for one clip, or a folder for several (default: ./audiodiff_outputs)")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per clip (default: 5)")
+    p.add_argument("--steps", type=int, default=25, help="sampler steps, num_inference_steps (default: 25)")
+    p.add_argument("--guidance-scale", type=float, default=3.0, help="classifier-free guidance weight (default: 3)")
+    p.add_argument("--negative-prompt", default=None, help="what to steer away from, e.g. 'low quality, noise'")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed; clip k of each prompt uses seed + k, so a prompt gives the same audio "
+                        "alone or in a batch (default: 0)")
+    p.add_argument("--num-waveforms", type=int, default=1, help="clips per prompt (default: 1)")
+    p.add_argument("--scheduler", default=None, help="sampler: ddpm, ddim, pndm, dpmsolver++, euler, "
+                                                     "euler_ancestral, heun, unipc (default: the model's)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="pipeline folder (default: $AUDIODIFF_MODEL or checkpoints/default)")
+    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:N")
+    p.add_argument("--batch-size", type=int, default=None, help="clips denoised together (default: all)")
+    p.set_defaults(run=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> None:
+    from .generate import GenerateJob, run_generate
+
+    prompts = list(args.prompts)
+    if args.prompts_file is not None:
+        from .generate import read_prompts_file
+
+        prompts += read_prompts_file(args.prompts_file)
+    job = GenerateJob(
+        prompts=prompts, output=args.output, duration=args.duration, num_inference_steps=args.steps,
+        guidance_scale=args.guidance_scale, negative_prompt=args.negative_prompt, seed=args.seed,
+        num_waveforms_per_prompt=args.num_waveforms, scheduler=args.scheduler, model=args.model,
+        device=args.device, batch_size=args.batch_size,
+    )
+    for path in run_generate(job):
+        print(path)
+
+
+# ---------------------------------------------------------------------- info
+@command("info")
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="describe a model folder", description="Print a pipeline folder's components, "
+                       "parameter counts, sample rate and latent shape.")
+    p.add_argument("--model", type=Path, default=None, help="pipeline folder (default: checkpoints/default)")
+    p.add_argument("--duration", type=float, default=5.0, help="clip length used for the latent shape (seconds)")
+    p.set_defaults(run=_run_info)
+
+
+def _run_info(args: argparse.Namespace) -> None:
+    from .generate import describe_model
+
+    print(describe_model(args.model, args.duration))
+
+
+# ---------------------------------------------------------------------- init-model
+@command("init-model")
+def _add_init_model(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init-model", help="write a randomly initialised pipeline folder",
+                       description="Build a pipeline from a model config with random weights (for tests and as "
+                                   "the start of training) and save it as a pipeline folder.")
+    p.add_argument("output", type=Path, metavar="OUT", help="folder to write")
+    p.add_argument("--config", type=Path, default=Path("configs/model/tiny.yaml"), help="model YAML (configs/model/)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the random weights (default: 0)")
+    p.set_defaults(run=_run_init_model)
+
+
+def _run_init_model(args: argparse.Namespace) -> None:
+    import torch
+
+    from .config import load_config
+    from .factory import build_pipeline
+
+    torch.manual_seed(args.seed)
+    pipe = build_pipeline(load_config(args.config))
+    pipe.save_pretrained(args.output)
+    print(args.output)
+
+
+# ---------------------------------------------------------------------- entry point
+def build_parser() -> argparse.ArgumentParser:
+    """The ``audiodiff`` argument parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="audiodiff", description="Open latent text-to-audio diffusion: generate, train and fine-tune."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; an :class:`AudiodiffError` is printed as one line and gives exit code 1."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # audiodiff never downloads weights at run time
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        args.run(args)
+    except AudiodiffError as error:
+        print(f"audiodiff: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("audiodiff: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The log-mel front end: the only place STFT and mel settings live.
+
+Follows the HiFi-GAN convention (Kong et al. 2020, ``meldataset.py``): reflect-pad
+by ``(n_fft - hop_length) / 2`` on each side, magnitude STFT without centring,
+Slaney-normalised mel filters (librosa), and ``log(clamp(mel, min=1e-5))``.
+With that padding a waveform of ``k * hop_length`` samples gives exactly ``k`` frames.
+"""
+
+from __future__ import annotations
+
+import librosa
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+
+from .config import AudioConfig
+
+LOG_CLAMP = 1e-5
+
+
+class MelSpectrogram(ModelMixin, ConfigMixin):
+    """Waveform ``(batch, samples)`` -> log-mel ``(batch, n_mels, frames)``, plus the VAE normalisation.
+
+    A pipeline component, so its settings are saved with the model (``config.json``)
+    and its mel filter bank travels with the weights.
+
+    Args:
+        sample_rate: waveform rate in Hz.
+        n_fft, win_length, hop_length: STFT sizes in samples.
+        n_mels: number of mel bands.
+        fmin, fmax: mel band edges in Hz.
+        mel_mean, mel_std: ``normalize`` maps log-mel ``m`` to ``(m - mel_mean) / mel_std``.
+    """
+
+    config_name = "config.json"
+
+    @register_to_config
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 1024,
+        win_length: int = 1024,
+        hop_length: int = 160,
+        n_mels: int = 64,
+        fmin: float = 0.0,
+        fmax: float = 8000.0,
+        mel_mean: float = -5.0,
+        mel_std: float = 3.0,
+    ):
+        super().__init__()
+        if fmax > sample_rate / 2:
+            raise ValueError(f"fmax={fmax} Hz is above the Nyquist rate {sample_rate / 2} Hz; lower it.")
+        filters = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        self.register_buffer("mel_basis", torch.from_numpy(filters).float())
+        self.register_buffer("window", torch.hann_window(win_length))
+
+    @classmethod
+    def from_audio_config(cls, config: AudioConfig) -> "MelSpectrogram":
+        """Build from an :class:`~audiodiff.config.AudioConfig`."""
+        return cls(**vars(config))
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """Log-mel spectrogram.
+
+        Args:
+            audio: ``(batch, samples)`` float waveform in [-1, 1] at ``sample_rate`` Hz.
+
+        Returns:
+            ``(batch, n_mels, frames)`` natural-log mel magnitudes, ``frames = samples // hop_length``
+            when ``samples`` is a multiple of ``hop_length``.
+        """
+        cfg = self.config
+        pad = (cfg.n_fft - cfg.hop_length) // 2
+        padded = F.pad(audio.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
+        spec = torch.stft(
+            padded.float(),
+            n_fft=cfg.n_fft,
+            hop_length=cfg.hop_length,
+            win_length=cfg.win_length,
+            window=self.window,
+            center=False,
+            return_complex=True,
+        )
+        magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
+        mel = torch.matmul(self.mel_basis, magnitude)
+        return torch.log(torch.clamp(mel, min=LOG_CLAMP))
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames the vocoder needs to cover ``num_samples`` samples: ``ceil(num_samples / hop_length)``."""
+        return -(-num_samples // self.config.hop_length)
+
+    def normalize(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """Log-mel -> the VAE's input range, ``(log_mel - mel_mean) / mel_std``."""
+        return (log_mel - self.config.mel_mean) / self.config.mel_std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`normalize`."""
+        return x * self.config.mel_std + self.config.mel_mean

