@@ -1,0 +1,71 @@
+"""Typed training configuration (``configs/train/*.yaml``), shared by every stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class VAETrainConfig:
+    """VAE stage: L1 on normalised log-mel + ``kl_weight`` * KL (Rombach et al. 2022, appendix G),
+    and an optional patch discriminator from ``disc_start`` steps on, weighted ``disc_weight``."""
+
+    kl_weight: float = 1e-6
+    disc_start: int = -1  # -1: no discriminator
+    disc_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class VocoderTrainConfig:
+    """HiFi-GAN stage (Kong et al. 2020, sec. 2.3-2.4 and 4): loss weights and LR decay per epoch."""
+
+    mel_weight: float = 45.0
+    feature_weight: float = 2.0
+    lr_decay: float = 0.999
+    segment_frames: int = 32  # frames per training segment (segment = frames * hop_length samples)
+
+
+@dataclass(frozen=True)
+class DiffusionTrainConfig:
+    """Latent diffusion stage: noise-prediction loss ||eps_theta(z_t, t, tau) - eps||^2 (Ho et al. 2020)."""
+
+    caption_dropout: float = 0.1
+    prediction_type: str | None = None  # None: the model's scheduler setting; "epsilon" or "v_prediction"
+    min_snr_gamma: float | None = None  # Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting"
+    ema_decay: float = 0.999
+    gradient_checkpointing: bool = False
+    sample_prompts: tuple[str, ...] = ("a dog barking", "rain falling", "a snare drum hit", "a man speaking")
+    sample_steps: int = 25
+    sample_duration: float = 5.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs besides the data and the model.
+
+    Steps count optimizer updates.  ``segment_seconds`` is the crop length of
+    training clips; ``mixed_precision`` is ``"no"``, ``"fp16"`` or ``"bf16"`` (accelerate).
+    """
+
+    max_steps: int = 10000
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    lr_warmup_steps: int = 0
+    lr_schedule: str = "constant"  # constant | cosine | exponential
+    gradient_accumulation_steps: int = 1
+    max_grad_norm: float | None = 1.0
+    mixed_precision: str = "no"
+    segment_seconds: float = 5.0
+    validation_fraction: float = 0.03
+    num_workers: int = 0
+    seed: int = 0
+    log_every: int = 10
+    eval_every: int = 1000
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 2
+    max_shard_size: str = "15MB"
+    vae: VAETrainConfig = field(default_factory=VAETrainConfig)
+    vocoder: VocoderTrainConfig = field(default_factory=VocoderTrainConfig)
+    diffusion: DiffusionTrainConfig = field(default_factory=DiffusionTrainConfig)

@@ -1,0 +1,73 @@
+"""Shared fixtures: tiny random models and tiny audio datasets made in the test."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+REPO = Path(__file__).resolve().parent.parent
+TINY_CONFIG = REPO / "configs" / "model" / "tiny.yaml"
+SAMPLE_RATE = 16000
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    """The ModelConfig of configs/model/tiny.yaml (random 1-layer BERT text encoder)."""
+    from audiodiff.config import load_config
+
+    return load_config(TINY_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline_dir(tmp_path_factory, tiny_config) -> Path:
+    """A saved, randomly initialised tiny pipeline folder (seed 0), shared by the session. Do not modify."""
+    from audiodiff.factory import build_pipeline
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny") / "pipeline"
+    build_pipeline(tiny_config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture()
+def tiny_pipeline(tiny_pipeline_dir):
+    """A fresh in-memory copy of the tiny pipeline, loaded from the shared folder."""
+    from audiodiff import AudioDiffusionPipeline
+
+    pipe = AudioDiffusionPipeline.from_pretrained(tiny_pipeline_dir)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def tone(frequency: float, seconds: float, sample_rate: int = SAMPLE_RATE, amplitude: float = 0.5) -> np.ndarray:
+    """A sine tone ``(samples,)`` float32 with a little noise, so every clip is distinct and not silent."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    rng = np.random.default_rng(int(frequency))
+    return (amplitude * np.sin(2 * np.pi * frequency * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def make_audiofolder(root: Path, clips: list[tuple[str, float, float]], sample_rate: int = SAMPLE_RATE) -> Path:
+    """Write an audiofolder: WAVs of (caption, frequency Hz, seconds) plus metadata.jsonl; returns ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "metadata.jsonl", "w") as f:
+        for i, (caption, frequency, seconds) in enumerate(clips):
+            name = f"clip_{i:03d}.wav"
+            sf.write(root / name, tone(frequency, seconds, sample_rate), sample_rate)
+            f.write(json.dumps({"file_name": name, "caption": caption}) + "\n")
+    return root
+
+
+@pytest.fixture()
+def audiofolder(tmp_path) -> Path:
+    """Eight 1.5 s tones with captions, at 16 kHz."""
+    clips = [(f"a tone at {f} hertz", f, 1.5) for f in (220, 330, 440, 550, 660, 770, 880, 990)]
+    return make_audiofolder(tmp_path / "data", clips)
