@@ -91,7 +91,7 @@ def melody(rng: random.Random, root: int, count: int, step: float) -> list[Note]
 
 
 def gm_program_renders(program: int) -> list[Render]:
-    """Single notes in three registers, two chords, an arpeggio and four melodies for one program."""
+    """Notes in three registers at two loudness levels, two chords, an arpeggio, six melodies and two pieces."""
     category, noun = PROGRAMS[program]
     a = f"{article(noun)} {noun}"
     low, mid, high = program_keys(program)
@@ -113,11 +113,16 @@ def gm_program_renders(program: int) -> list[Render]:
     arpeggio = [(i * 0.5, 0.5, mid + k, 85) for i, k in enumerate((0, 4, 7, 12, 7, 4, 0))]
     out.append(Render(f"{base}_arpeggio", category, (f"{a} playing an arpeggio", f"{a} arpeggiating a chord"), midi_bytes(arpeggio, program, 100)))
     rng = random.Random(program)
-    for tempo, speed, count, step in ((72, "slow", 8, 1.0), (160, "fast", 16, 0.5)):
+    for tempo, speed, count, step in ((72, "slow", 8, 1.0), (110, "medium", 12, 0.5), (160, "fast", 16, 0.5)):
         for scale_velocity, loudness in ((0.6, "quiet"), (1.2, "loud")):
             notes = [(s, l, k, min(127, int(v * scale_velocity))) for s, l, k, v in melody(rng, mid, count, step)]
             caps = (f"{a} playing a short {speed} melody", f"a {loudness} {speed} {noun} melody", f"{a} playing a {speed} tune {'softly' if loudness == 'quiet' else 'loudly'}")
             out.append(Render(f"{base}_melody_{speed}_{loudness}", category, caps, midi_bytes(notes, program, tempo)))
+    for tempo, speed in ((80, "slow"), (120, "lively")):
+        tune = melody(rng, mid + 12 if mid < 72 else mid, 24, 0.5)
+        chords = [(bar * 4.0, 4.0, mid + i - 12, 60) for bar, root in enumerate((0, 5, 7)) for i in (root, root + 4, root + 7)]
+        caps = (f"{a} playing a {speed} melody over chords", f"a {speed} tune with chords on {a}", f"{a} playing a short {speed} piece")
+        out.append(Render(f"{base}_piece_{speed}", category, caps, midi_bytes(sorted(tune + chords), program, tempo)))
     return out
 
 
@@ -199,21 +204,25 @@ def speech_renders(sentences_per_voice: int = 6) -> list[Render]:
 
 
 def _render_one(job: tuple[Render, str, str]) -> str:
-    """Render one item to WAV; returns its path ('' on failure). Skips files that already exist."""
+    """Render one item to WAV; returns its path ('' on failure). Reuses a WAV rendered from the same MIDI."""
     item, renders_dir, soundfont = job
     wav = Path(renders_dir) / f"{item.name}.wav"
-    if wav.exists():
+    mid = wav.with_suffix(".mid")
+    if wav.exists() and (not item.midi or (mid.exists() and mid.read_bytes() == item.midi)):
         return str(wav)
     wav.parent.mkdir(parents=True, exist_ok=True)
+    final, wav = wav, wav.with_suffix(".partial.wav")  # renamed when complete, so an interrupted run leaves no half file
     if item.midi:
-        mid = wav.with_suffix(".mid")
         mid.write_bytes(item.midi)
         cmd = ["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", "44100", "-F", str(wav), soundfont, str(mid)]
     else:
         voice, text, wpm = item.speech
         cmd = ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(wav), text]
     result = subprocess.run(cmd, capture_output=True)
-    return str(wav) if result.returncode == 0 and wav.exists() else ""
+    if result.returncode != 0 or not wav.exists():
+        return ""
+    wav.rename(final)
+    return str(final)
 
 
 def render_sources(kind: str, renders_dir: Path, soundfont: Path | None, jobs: int) -> list[Source]:
