@@ -17,6 +17,7 @@ from diffusers import (
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from .config import SchedulerConfig
+from .errors import InvalidArgumentError
 
 # name -> (class, extra settings)
 SCHEDULERS: dict[str, tuple[type[SchedulerMixin], dict[str, Any]]] = {
@@ -32,9 +33,9 @@ SCHEDULERS: dict[str, tuple[type[SchedulerMixin], dict[str, Any]]] = {
 
 
 def check_scheduler_name(name: str) -> None:
-    """Raises ``ValueError`` naming the known schedulers when ``name`` is not one of them."""
+    """Raises :class:`InvalidArgumentError` (a ``ValueError``) naming the known schedulers when ``name`` is unknown."""
     if name not in SCHEDULERS:
-        raise ValueError(f"Unknown scheduler {name!r}; choose one of: {', '.join(SCHEDULERS)}.")
+        raise InvalidArgumentError(f"Unknown scheduler {name!r}; choose one of: {', '.join(SCHEDULERS)}.")
 
 
 def build_scheduler(config: SchedulerConfig) -> SchedulerMixin:
