@@ -1,0 +1,72 @@
+"""Training losses as small pure functions, each checkable against its paper's equation.
+
+GAN losses are the least-squares ones of Mao et al. 2017 (LSGAN) as HiFi-GAN uses them
+(Kong et al. 2020, eqs. 1-2 and 5-6): summed over sub-discriminators, each averaged over
+its positions.  Inputs are lists with one tensor per sub-discriminator, as returned by
+:mod:`audiodiff.models.discriminators` (any discriminator that returns lists fits).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def discriminator_loss(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor]) -> torch.Tensor:
+    """LS discriminator loss, HiFi-GAN eq. 1 summed over sub-discriminators (eq. 5):
+    ``sum_k E[(D_k(x) - 1)^2] + E[D_k(G(s))^2]``.
+
+    Args:
+        real_logits, fake_logits: per sub-discriminator, logits of any shape for real / generated audio
+            (the generated audio detached from the generator).
+
+    Returns:
+        Scalar loss; 0 for a perfect discriminator (1 on real, 0 on fake).
+    """
+    return sum(
+        torch.mean((1 - real.float()) ** 2) + torch.mean(fake.float() ** 2)
+        for real, fake in zip(real_logits, fake_logits)
+    )
+
+
+def generator_adversarial_loss(fake_logits: list[torch.Tensor]) -> torch.Tensor:
+    """LS generator loss, HiFi-GAN eq. 2 summed over sub-discriminators (eq. 6): ``sum_k E[(D_k(G(s)) - 1)^2]``.
+
+    Returns:
+        Scalar loss; 0 when every discriminator scores the generated audio as real (1).
+    """
+    return sum(torch.mean((1 - fake.float()) ** 2) for fake in fake_logits)
+
+
+def feature_matching_loss(real_features: list[list[torch.Tensor]], fake_features: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Feature matching, HiFi-GAN eq. 4 (Larsen et al. 2016): ``sum_k sum_i 1/N_i ||D_k^i(x) - D_k^i(G(s))||_1``.
+
+    Args:
+        real_features, fake_features: per sub-discriminator, its layers' outputs for real / generated
+            audio (same shapes pairwise). Real features are detached here: only the generator learns from it.
+
+    Returns:
+        Scalar loss (mean absolute difference per layer, summed over layers and sub-discriminators);
+        not yet multiplied by the paper's weight lambda_fm = 2.
+    """
+    return sum(
+        torch.mean(torch.abs(real.detach().float() - fake.float()))
+        for real_maps, fake_maps in zip(real_features, fake_features)
+        for real, fake in zip(real_maps, fake_maps)
+    )
+
+
+def mel_l1_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mel-spectrogram L1, HiFi-GAN eq. 3: ``E ||phi(x) - phi(G(s))||_1`` on log-mels.
+
+    Args:
+        prediction, target: ``(batch, n_mels, frames)`` log-mel magnitudes (natural log).
+        mask: optional ``(batch, frames)``, 1 for frames that count (e.g. not padding); None: all count.
+
+    Returns:
+        Scalar mean absolute difference over the counted bins; not yet multiplied by lambda_mel = 45.
+    """
+    difference = torch.abs(prediction.float() - target.float())
+    if mask is None:
+        return difference.mean()
+    weights = mask.to(difference.dtype).unsqueeze(1).expand_as(difference)
+    return (difference * weights).sum() / weights.sum().clamp(min=1)

@@ -1,0 +1,103 @@
+"""Validation metrics for waveform models, and the Griffin-Lim baseline they are compared with.
+
+* :func:`multi_resolution_stft_distance`: spectral convergence + log-magnitude distance averaged
+  over several STFT resolutions (Yamamoto, Song & Kim 2020, "Parallel WaveGAN", eqs. 2-6).
+* :func:`mel_l1_distance`: HiFi-GAN's mel L1 (Kong et al. 2020, eq. 3) between two waveforms.
+* :func:`griffin_lim_from_mel`: log-mel -> waveform without a neural vocoder (Griffin & Lim 1984),
+  the floor a trained vocoder must beat.
+"""
+
+from __future__ import annotations
+
+import torch
+import torchaudio
+
+from ..mel import MelSpectrogram
+from .losses import mel_l1_loss
+
+# (n_fft, hop_length, win_length) in samples: Parallel WaveGAN's 10, 25 and 50 ms windows
+# (240/600/1200 samples at 24 kHz) at 16 kHz.
+DEFAULT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = ((512, 32, 160), (1024, 80, 400), (2048, 160, 800))
+MAGNITUDE_FLOOR = 1e-7  # as Parallel WaveGAN: keeps log|S| finite on silence
+
+
+def stft_magnitude(audio: torch.Tensor, n_fft: int, hop_length: int, win_length: int) -> torch.Tensor:
+    """``audio: (batch, samples)`` -> ``(batch, n_fft // 2 + 1, frames)`` Hann-window STFT magnitude (centred)."""
+    window = torch.hann_window(win_length, device=audio.device)
+    spec = torch.stft(audio.float(), n_fft, hop_length, win_length, window, return_complex=True)
+    return torch.sqrt(torch.clamp(spec.real**2 + spec.imag**2, min=MAGNITUDE_FLOOR))
+
+
+def spectral_convergence(prediction_mag: torch.Tensor, target_mag: torch.Tensor) -> torch.Tensor:
+    """PWG eq. 4: ``|| |S(x)| - |S(x_hat)| ||_F / || |S(x)| ||_F`` (scalar, 0 for identical magnitudes)."""
+    return torch.linalg.norm(target_mag - prediction_mag) / torch.linalg.norm(target_mag)
+
+
+def log_magnitude_distance(prediction_mag: torch.Tensor, target_mag: torch.Tensor) -> torch.Tensor:
+    """PWG eq. 5: ``1/N || log|S(x)| - log|S(x_hat)| ||_1`` (scalar, natural log)."""
+    return torch.mean(torch.abs(torch.log(target_mag) - torch.log(prediction_mag)))
+
+
+def multi_resolution_stft_distance(
+    prediction: torch.Tensor,
+    target: torch.Tensor,
+    resolutions: tuple[tuple[int, int, int], ...] = DEFAULT_RESOLUTIONS,
+) -> torch.Tensor:
+    """Multi-resolution STFT distance, PWG eq. 6: ``1/M sum_m (L_sc^m + L_mag^m)``.
+
+    Args:
+        prediction, target: ``(batch, samples)`` waveforms at the same rate, same length
+            (longer than half the largest ``n_fft``).
+        resolutions: ``(n_fft, hop_length, win_length)`` per resolution, in samples.
+
+    Returns:
+        Scalar; 0 for identical signals. Differentiable, so it also serves as an auxiliary loss.
+    """
+    total = prediction.new_zeros((), dtype=torch.float32)
+    for n_fft, hop_length, win_length in resolutions:
+        prediction_mag = stft_magnitude(prediction, n_fft, hop_length, win_length)
+        target_mag = stft_magnitude(target, n_fft, hop_length, win_length)
+        total = total + spectral_convergence(prediction_mag, target_mag)
+        total = total + log_magnitude_distance(prediction_mag, target_mag)
+    return total / len(resolutions)
+
+
+def mel_l1_distance(prediction: torch.Tensor, target: torch.Tensor, mel: MelSpectrogram) -> torch.Tensor:
+    """Mean absolute log-mel difference between two waveforms ``(batch, samples)`` (HiFi-GAN eq. 3), scalar."""
+    return mel_l1_loss(mel(prediction), mel(target))
+
+
+def griffin_lim_from_mel(log_mel: torch.Tensor, mel: MelSpectrogram, n_iter: int = 32) -> torch.Tensor:
+    """Invert a log-mel without a vocoder: pseudo-inverse of the mel basis, then Griffin-Lim.
+
+    The linear magnitude is ``max(pinv(mel_basis) @ exp(log_mel), 0)``; phase comes from
+    ``n_iter`` iterations of fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99, zero-phase
+    start so the result is deterministic).  Frames are aligned to :class:`MelSpectrogram`'s
+    convention (frame ``t`` centred on sample ``t * hop + hop / 2``).
+
+    Args:
+        log_mel: ``(batch, n_mels, frames)`` natural-log mel magnitudes from ``mel``.
+        mel: the front end that made ``log_mel`` (its STFT sizes and mel basis are used).
+        n_iter: Griffin-Lim iterations.
+
+    Returns:
+        ``(batch, frames * hop_length)`` waveform at ``mel.config.sample_rate`` Hz.
+    """
+    cfg = mel.config
+    frames = log_mel.shape[-1]
+    inverse_basis = torch.linalg.pinv(mel.mel_basis.float())
+    magnitude = torch.clamp(inverse_basis @ torch.exp(log_mel.float()), min=0.0)
+    half_hop = cfg.hop_length // 2
+    audio = torchaudio.functional.griffinlim(
+        magnitude,
+        window=torch.hann_window(cfg.win_length, device=log_mel.device),
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        win_length=cfg.win_length,
+        power=1.0,
+        n_iter=n_iter,
+        momentum=0.99,
+        length=frames * cfg.hop_length - half_hop,
+        rand_init=False,
+    )
+    return torch.nn.functional.pad(audio, (half_hop, 0))

@@ -1,0 +1,366 @@
+"""The ``vocoder`` training stage: HiFi-GAN (Kong, Kim & Bae 2020) on log-mels of the user's audio.
+
+Per step (paper sec. 2.3-2.4 and 4): take random segments of ``segment_frames * hop_length``
+samples, compute their log-mel with the pipeline's front end, synthesise them with the
+generator, update the discriminators (MPD + MSD) with the least-squares loss, then update
+the generator with ``L_adv + feature_weight * L_fm + mel_weight * L_mel`` (eq. 7, weights 2 and 45).
+Both optimisers are AdamW with ``TrainConfig.adam_betas`` (paper: 0.8, 0.99) and an
+exponential LR decay of ``lr_decay`` per epoch, applied smoothly per step (see
+:class:`VocoderStage`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from torch import nn
+
+from ..audio import write_wav
+from ..errors import IncompatibleModelError
+from ..mel import MelSpectrogram
+from ..model_folder import read_model_index
+from ..models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
+from ..models.vocoder import HifiGanVocoder
+from .config import TrainConfig
+from .losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss, mel_l1_loss
+from .metrics import DEFAULT_RESOLUTIONS, griffin_lim_from_mel, mel_l1_distance, multi_resolution_stft_distance
+from .stage import TrainingStage
+
+logger = logging.getLogger(__name__)
+
+
+def random_segments(
+    audio: torch.Tensor, audio_mask: torch.Tensor, segment_length: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crop one random segment per clip, inside the clip's valid (unpadded) samples where it is long enough.
+
+    Args:
+        audio: ``(batch, samples)`` waveform; padding, if any, at the end of each row.
+        audio_mask: ``(batch, samples)``, 1 on real samples and 0 on padding.
+        segment_length: samples per segment.
+        generator: CPU random generator choosing the start offsets.
+
+    Returns:
+        ``(batch, segment_length)`` segments and their ``(batch, segment_length)`` mask; a clip shorter
+        than a segment starts at 0 and is zero-padded (mask 0 there).
+    """
+    batch, samples = audio.shape
+    if samples < segment_length:
+        audio = nn.functional.pad(audio, (0, segment_length - samples))
+        audio_mask = nn.functional.pad(audio_mask, (0, segment_length - samples))
+    valid = audio_mask.sum(dim=1).long().cpu()
+    max_start = (valid - segment_length).clamp(min=0)
+    starts = (torch.rand(batch, generator=generator) * (max_start + 1)).long().clamp(max=max_start)
+    index = (starts[:, None] + torch.arange(segment_length)).to(audio.device)
+    return audio.gather(1, index), audio_mask.gather(1, index)
+
+
+def frame_mask(sample_mask: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """``(batch, frames * hop_length)`` sample mask -> ``(batch, frames)``: a frame counts if all its samples do."""
+    return sample_mask.unflatten(1, (-1, hop_length)).bool().all(dim=-1).float()
+
+
+class VocoderStage(TrainingStage):
+    """Train a :class:`HifiGanVocoder` against a multi-period and a multi-scale discriminator.
+
+    Args:
+        config: the run's settings; ``config.vocoder`` holds ``mel_weight``, ``feature_weight``,
+            ``lr_decay`` (per epoch) and ``segment_frames``; ``learning_rate``, ``adam_betas``,
+            ``weight_decay`` and ``max_grad_norm`` apply to both optimisers.
+        accelerator: the run's accelerator (device, mixed precision, processes).
+        vocoder: the generator to train (fresh or pretrained).
+        mel: the log-mel front end whose output the generator inverts.
+        validation_audio: clips ``(samples,)`` at ``mel.config.sample_rate`` Hz for :meth:`evaluate`.
+        mpd, msd: discriminators; default: the paper's sizes (about 41 M and 30 M parameters).
+        steps_per_epoch: the "epoch" of the LR decay. The paper decays by ``lr_decay`` per epoch
+            (LJSpeech: about 800 steps of 16 clips); the loop counts steps, so the scheduler steps
+            every optimiser step with ``gamma = lr_decay ** (1 / steps_per_epoch)`` - the same
+            curve, smooth, and independent of the dataset size.
+        num_sample_wavs: validation clips written as WAV at each evaluation.
+        griffin_lim_iters: iterations of the Griffin-Lim baseline in :meth:`evaluate`.
+
+    Raises:
+        IncompatibleModelError: the vocoder's ``n_mels``/``hop_length``/``sample_rate`` differ from ``mel``'s.
+        ValueError: ``gradient_accumulation_steps != 1`` (a GAN step is not split), or a validation
+            clip that is not 1-D or shorter than the largest STFT of the metrics.
+    """
+
+    name = "vocoder"
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        accelerator: Accelerator,
+        vocoder: HifiGanVocoder,
+        mel: MelSpectrogram,
+        validation_audio: list[torch.Tensor] | None = None,
+        *,
+        mpd: MultiPeriodDiscriminator | None = None,
+        msd: MultiScaleDiscriminator | None = None,
+        steps_per_epoch: int = 1000,
+        num_sample_wavs: int = 4,
+        griffin_lim_iters: int = 32,
+    ):
+        super().__init__(config, accelerator)
+        _check_compatible(vocoder, mel)
+        if config.gradient_accumulation_steps != 1:
+            raise ValueError(
+                f"gradient_accumulation_steps={config.gradient_accumulation_steps}: the vocoder stage updates "
+                "generator and discriminators every batch; set it to 1 and raise batch_size instead."
+            )
+        self.validation_audio = _checked_validation_audio(validation_audio)
+        self.generator = vocoder
+        self.mel = mel.eval().requires_grad_(False)
+        self.mpd = mpd if mpd is not None else MultiPeriodDiscriminator()
+        self.msd = msd if msd is not None else MultiScaleDiscriminator()
+        betas = tuple(config.adam_betas)
+        self.optimizer_g = torch.optim.AdamW(
+            self.generator.parameters(), config.learning_rate, betas=betas, weight_decay=config.weight_decay
+        )
+        self.optimizer_d = torch.optim.AdamW(
+            [*self.mpd.parameters(), *self.msd.parameters()],
+            config.learning_rate,
+            betas=betas,
+            weight_decay=config.weight_decay,
+        )
+        gamma = config.vocoder.lr_decay ** (1.0 / steps_per_epoch)
+        self.scheduler_g = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_g, gamma)
+        self.scheduler_d = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_d, gamma)
+        self.num_sample_wavs = num_sample_wavs
+        self.griffin_lim_iters = griffin_lim_iters
+        self._baseline_metrics: dict[str, float] | None = None
+
+    @classmethod
+    def from_pipeline(
+        cls,
+        path: str | Path,
+        config: TrainConfig,
+        accelerator: Accelerator,
+        validation_audio: list[torch.Tensor] | None = None,
+        **kwargs: Any,
+    ) -> "VocoderStage":
+        """Continue training the vocoder of a pipeline folder (its ``vocoder/`` and ``mel/`` components).
+
+        Raises:
+            ModelNotFoundError, IncompatibleModelError: ``path`` is not a complete pipeline folder.
+        """
+        path = Path(path)
+        read_model_index(path)
+        vocoder = HifiGanVocoder.from_pretrained(path / "vocoder")
+        mel = MelSpectrogram.from_pretrained(path / "mel")
+        return cls(config, accelerator, vocoder, mel, validation_audio, **kwargs)
+
+    # ------------------------------------------------------------------ what the loop checkpoints
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "mpd": self.mpd, "msd": self.msd}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generator": self.optimizer_g, "discriminator": self.optimizer_d}
+
+    def lr_schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        return {"generator": self.scheduler_g, "discriminator": self.scheduler_d}
+
+    def prepare(self) -> None:
+        """Wrap models and optimisers; the schedulers stay unwrapped (one decay step per optimiser step,
+        whatever the number of processes)."""
+        self.generator, self.mpd, self.msd, self.optimizer_g, self.optimizer_d = self.accelerator.prepare(
+            self.generator, self.mpd, self.msd, self.optimizer_g, self.optimizer_d
+        )
+        self.mel.to(self.accelerator.device)
+
+    # ------------------------------------------------------------------ training
+    def train_step(self, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
+        """One discriminator update then one generator update on random segments of ``batch["audio"]``.
+
+        Returns:
+            ``loss`` (generator total), ``loss_discriminator``, ``loss_adversarial``, ``loss_feature``,
+            ``loss_mel`` (unweighted mel L1) and ``lr``; detached scalars.
+        """
+        real, real_mel, mask = self._segments(batch, step)
+        with self.accelerator.autocast():
+            fake = self.generator(real_mel)
+        loss_d = self._discriminator_step(real, fake.detach())
+        losses = self._generator_step(real, fake, real_mel, mask)
+        lr = self.scheduler_g.get_last_lr()[0]
+        self.scheduler_g.step()
+        self.scheduler_d.step()
+        return {**losses, "loss_discriminator": loss_d.detach(), "lr": torch.tensor(lr)}
+
+    def _segments(self, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Real segments ``(batch, segment)``, their log-mel ``(batch, n_mels, frames)`` and frame mask."""
+        hop_length = self.mel.config.hop_length
+        audio = batch["audio"].to(self.accelerator.device, torch.float32)
+        audio_mask = batch.get("audio_mask")
+        audio_mask = torch.ones_like(audio) if audio_mask is None else audio_mask.to(audio.device)
+        # Seeded by (seed, step, process) so a resumed run crops the same segments as an uninterrupted one.
+        generator = torch.Generator().manual_seed(hash((self.config.seed, step, self.accelerator.process_index)))
+        segment_length = self.config.vocoder.segment_frames * hop_length
+        real, sample_mask = random_segments(audio, audio_mask, segment_length, generator)
+        with torch.no_grad():
+            real_mel = self.mel(real)
+        return real, real_mel, frame_mask(sample_mask, hop_length)
+
+    def _discriminate(self, real: torch.Tensor, fake: torch.Tensor):
+        """Run both discriminators once on ``[real; fake]``; returns (real logits, fake logits,
+        real features, fake features), each a list over all sub-discriminators."""
+        batch = real.shape[0]
+        with self.accelerator.autocast():
+            outputs = [self.mpd(torch.cat([real, fake])), self.msd(torch.cat([real, fake]))]
+        logits = [x for disc_logits, _ in outputs for x in disc_logits]
+        features = [maps for _, disc_features in outputs for maps in disc_features]
+        return (
+            [x[:batch] for x in logits],
+            [x[batch:] for x in logits],
+            [[m[:batch] for m in maps] for maps in features],
+            [[m[batch:] for m in maps] for maps in features],
+        )
+
+    def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """LS discriminator update (eq. 5) on detached generator output."""
+        self.optimizer_d.zero_grad()
+        real_logits, fake_logits, _, _ = self._discriminate(real, fake)
+        loss = discriminator_loss(real_logits, fake_logits)
+        self.accelerator.backward(loss)
+        self._clip([*self.mpd.parameters(), *self.msd.parameters()])
+        self.optimizer_d.step()
+        return loss
+
+    def _generator_step(
+        self, real: torch.Tensor, fake: torch.Tensor, real_mel: torch.Tensor, mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Generator update, eq. 6: ``L_adv + feature_weight * L_fm + mel_weight * L_mel``."""
+        weights = self.config.vocoder
+        self.optimizer_g.zero_grad()
+        _, fake_logits, real_features, fake_features = self._discriminate(real, fake)
+        loss_adversarial = generator_adversarial_loss(fake_logits)
+        loss_feature = feature_matching_loss(real_features, fake_features)
+        loss_mel = mel_l1_loss(self.mel(fake.float()), real_mel, mask)
+        loss = loss_adversarial + weights.feature_weight * loss_feature + weights.mel_weight * loss_mel
+        self.accelerator.backward(loss)
+        self._clip(list(self.generator.parameters()))
+        self.optimizer_g.step()
+        return {
+            "loss": loss.detach(),
+            "loss_adversarial": loss_adversarial.detach(),
+            "loss_feature": loss_feature.detach(),
+            "loss_mel": loss_mel.detach(),
+        }
+
+    def _clip(self, parameters: list[torch.Tensor]) -> None:
+        if self.config.max_grad_norm is not None:
+            self.accelerator.clip_grad_norm_(parameters, self.config.max_grad_norm)
+
+    # ------------------------------------------------------------------ evaluation and export
+    @torch.no_grad()
+    def evaluate(self, step: int, output_dir: Path) -> dict[str, float]:
+        """Vocode each validation clip from its own log-mel and compare with the original.
+
+        Writes the first ``num_sample_wavs`` results to ``output_dir/samples/step_XXXXXXX/NN_vocoder.wav``
+        (and, once, the originals and Griffin-Lim versions to ``output_dir/samples/reference/``).
+
+        Returns:
+            ``mel_l1`` (HiFi-GAN eq. 3, natural-log mel) and ``mrstft`` (Parallel WaveGAN eq. 6), averaged over
+            clips, and the same for the Griffin-Lim baseline: ``griffin_lim_mel_l1``, ``griffin_lim_mrstft``.
+            Empty without validation audio.
+        """
+        if not self.validation_audio:
+            return {}
+        generator = self.accelerator.unwrap_model(self.generator)
+        was_training = generator.training
+        generator.eval()
+        sample_rate = self.mel.config.sample_rate
+        targets = self._validation_targets()
+        mel_l1, mrstft = 0.0, 0.0
+        for i, target in enumerate(targets):
+            prediction = generator(self.mel(target)).float()
+            mel_l1 += mel_l1_distance(prediction, target, self.mel).item()
+            mrstft += multi_resolution_stft_distance(prediction, target).item()
+            if i < self.num_sample_wavs:
+                path = Path(output_dir) / "samples" / f"step_{step:07d}" / f"{i:02d}_vocoder.wav"
+                write_wav(path, prediction[0].cpu().numpy(), sample_rate)
+        generator.train(was_training)
+        metrics = {"mel_l1": mel_l1 / len(targets), "mrstft": mrstft / len(targets)}
+        return {**metrics, **self._griffin_lim_metrics(targets, Path(output_dir) / "samples" / "reference")}
+
+    def _validation_targets(self) -> list[torch.Tensor]:
+        """Validation clips as ``(1, samples)`` on the device, cut to whole hops."""
+        hop_length = self.mel.config.hop_length
+        device = self.accelerator.device
+        return [clip[None, : clip.shape[0] // hop_length * hop_length].float().to(device) for clip in self.validation_audio]
+
+    def _griffin_lim_metrics(self, targets: list[torch.Tensor], reference_dir: Path) -> dict[str, float]:
+        """The baseline's metrics (computed and written once; they do not change during training)."""
+        if self._baseline_metrics is None:
+            sample_rate = self.mel.config.sample_rate
+            mel_l1, mrstft = 0.0, 0.0
+            for i, target in enumerate(targets):
+                baseline = griffin_lim_from_mel(self.mel(target), self.mel, self.griffin_lim_iters)
+                mel_l1 += mel_l1_distance(baseline, target, self.mel).item()
+                mrstft += multi_resolution_stft_distance(baseline, target).item()
+                if i < self.num_sample_wavs:
+                    write_wav(reference_dir / f"{i:02d}_original.wav", target[0].cpu().numpy(), sample_rate)
+                    write_wav(reference_dir / f"{i:02d}_griffin_lim.wav", baseline[0].cpu().numpy(), sample_rate)
+            self._baseline_metrics = {
+                "griffin_lim_mel_l1": mel_l1 / len(targets),
+                "griffin_lim_mrstft": mrstft / len(targets),
+            }
+        return dict(self._baseline_metrics)
+
+    def export(self, directory: Path) -> None:
+        """Write the generator as a diffusers component folder (``config.json`` + safetensors shards of at
+        most ``config.max_shard_size``), loadable with ``HifiGanVocoder.from_pretrained(directory)``."""
+        generator = self.accelerator.unwrap_model(self.generator)
+        generator.save_pretrained(
+            directory,
+            max_shard_size=self.config.max_shard_size,
+            safe_serialization=True,
+            is_main_process=self.accelerator.is_main_process,
+        )
+
+    def export_to_pipeline(self, pipeline_dir: str | Path) -> None:
+        """Replace the ``vocoder/`` component of an existing pipeline folder with the trained generator.
+
+        The new folder is written beside the old one and swapped in by renames, so an interrupted
+        export leaves the old vocoder in place.
+
+        Raises:
+            ModelNotFoundError, IncompatibleModelError: not a pipeline folder, or its mel front end
+                differs from the one this vocoder was trained on.
+        """
+        pipeline_dir = Path(pipeline_dir)
+        read_model_index(pipeline_dir)
+        _check_compatible(self.accelerator.unwrap_model(self.generator), MelSpectrogram.from_pretrained(pipeline_dir / "mel"))
+        if not self.accelerator.is_main_process:
+            return
+        staging, target, old = (pipeline_dir / name for name in ("vocoder.tmp", "vocoder", "vocoder.old"))
+        shutil.rmtree(staging, ignore_errors=True)
+        self.export(staging)
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old)
+
+
+def _check_compatible(vocoder: HifiGanVocoder, mel: MelSpectrogram) -> None:
+    ours = (vocoder.config.n_mels, vocoder.hop_length, vocoder.config.sample_rate)
+    theirs = (mel.config.n_mels, mel.config.hop_length, mel.config.sample_rate)
+    if ours != theirs:
+        raise IncompatibleModelError(
+            f"The vocoder's (n_mels, hop_length, sample_rate) {ours} differ from the mel front end's {theirs}; "
+            "build the vocoder from the same AudioConfig as the mel front end."
+        )
+
+
+def _checked_validation_audio(clips: list[torch.Tensor] | None) -> list[torch.Tensor]:
+    min_samples = max(n_fft for n_fft, _, _ in DEFAULT_RESOLUTIONS)
+    for i, clip in enumerate(clips or []):
+        if clip.ndim != 1 or clip.shape[0] < min_samples:
+            raise ValueError(
+                f"Validation clip {i} has shape {tuple(clip.shape)}; each must be 1-D (samples,) with at least "
+                f"{min_samples} samples. Drop or pad short clips."
+            )
+    return list(clips or [])
