@@ -1,0 +1,74 @@
+"""Identify a pipeline folder's text encoder and VAE from its files alone (json + safetensors, no transformers).
+
+A cache of text states or latents is only valid for the encoder that made it; its
+index records these identities, and loading the cache next to a model compares them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+from ..errors import IncompatibleModelError
+
+
+def weights_sha1(folder: Path) -> str | None:
+    """SHA-1 over the tensors (name, dtype, shape, bytes; sorted by name) of ``folder/*.safetensors``.
+
+    Independent of sharding and file metadata; ``None`` when the folder holds no safetensors file.
+    """
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        return None
+    handles = [safe_open(str(file), framework="pt") for file in files]
+    names = sorted((name, i) for i, handle in enumerate(handles) for name in handle.keys())
+    digest = hashlib.sha1()
+    for name, i in names:
+        tensor = handles[i].get_tensor(name).contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def text_encoder_identity(model: Path) -> dict[str, str | int | None]:
+    """What text states from ``model`` depend on.
+
+    Returns:
+        ``{"text_encoder": source name or "sha1:<weights>", "hidden_size": int, "max_text_length": int}``;
+        ``hidden_size`` is the U-Net's ``cross_attention_dim`` (the width of the states it reads).
+
+    Raises:
+        IncompatibleModelError: ``model`` lacks ``model_index.json`` or ``unet/config.json``.
+    """
+    index = _read_json(model / "model_index.json")
+    unet = _read_json(model / "unet" / "config.json")
+    source = index.get("text_encoder_source")
+    sha1 = None if source else weights_sha1(model / "text_encoder")
+    return {
+        "text_encoder": source or (f"sha1:{sha1}" if sha1 else None),
+        "hidden_size": int(unet["cross_attention_dim"]),
+        "max_text_length": int(index.get("max_text_length", 64)),
+    }
+
+
+def latent_identity(model: Path) -> str:
+    """``"sha1:<hex>"`` over the VAE weights and the mel front end's settings, which latents depend on.
+
+    Raises:
+        IncompatibleModelError: ``model`` lacks ``mel/config.json``.
+    """
+    mel = _read_json(model / "mel" / "config.json")
+    mel = {key: value for key, value in mel.items() if not key.startswith("_")}
+    digest = hashlib.sha1(json.dumps(mel, sort_keys=True).encode())
+    digest.update(str(weights_sha1(model / "vae")).encode())
+    return f"sha1:{digest.hexdigest()}"
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise IncompatibleModelError(f"{path} not found: {path.parent} is not a complete audiodiff pipeline folder.")
+    return json.loads(path.read_text())

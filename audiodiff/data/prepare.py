@@ -1,0 +1,151 @@
+"""``audiodiff prepare``: encode a dataset's captions (and optionally its clips' latents) once, into a cache.
+
+Diffusion training then reads :class:`~audiodiff.data.cache.TextStateCache` (and
+:class:`~audiodiff.data.cache.LatentCache`) instead of running the text encoder and the VAE.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..devices import resolve_device
+from ..models import text_encoder as text_encoders
+from ..models import vae as vaes
+from ..pipeline import AudioDiffusionPipeline
+from .cache import FORMAT_VERSION, INDEX_FILE, atomic_folder
+from .dataset import AudioCaptionDataset, collate
+from .fingerprint import latent_identity, text_encoder_identity
+from .manifest import Clip, read_dataset
+from .shards import DEFAULT_MAX_SHARD_BYTES, ShardWriter
+from .split import split_clips
+
+log = logging.getLogger(__name__)
+
+UNCONDITIONAL_CAPTION = ""  # always cached: caption dropout for classifier-free guidance needs it
+
+
+def prepare_cache(
+    data: str | Path,
+    model: str | Path,
+    cache: str | Path,
+    latents: bool = False,
+    batch_size: int = 32,
+    segment_seconds: float = 5.0,
+    device: str = "auto",
+    fp16: bool = False,
+    seed: int = 0,
+    validation_fraction: float = 0.03,
+    extra_captions: Sequence[str] = (),
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+) -> Path:
+    """Write the cache folder ``cache`` for dataset ``data`` and pipeline folder ``model``; returns ``cache``.
+
+    Every distinct caption and paraphrase (plus ``""`` and ``extra_captions``, e.g. sample prompts) is
+    encoded once.  With ``latents``, each usable clip's crop of ``segment_seconds`` is encoded by the VAE
+    (posterior mean): training clips at the crop :class:`AudioCaptionDataset` draws in epoch 0 with
+    ``seed``, validation clips (``split_clips(validation_fraction, seed)``) at their start.  The folder is
+    written under a temporary name and renamed when complete.
+
+    Args:
+        fp16: store states and latents as float16 (half the disk; lookups still return float32).
+        max_shard_bytes: tensor bytes per safetensors shard, at most.
+
+    Raises:
+        InvalidArgumentError: the dataset is unusable (see :func:`read_dataset`, :class:`AudioCaptionDataset`).
+        ModelNotFoundError / IncompatibleModelError / TextEncoderNotFoundError: the model cannot be loaded.
+    """
+    data, model, cache = Path(data), Path(model), Path(cache)
+    clips = read_dataset(data)
+    pipe = AudioDiffusionPipeline.from_pretrained(model).to(resolve_device(device))
+    dtype = torch.float16 if fp16 else torch.float32
+    captions = list(dict.fromkeys([UNCONDITIONAL_CAPTION, *extra_captions, *(c for clip in clips for c in clip.captions)]))
+    index: dict = {"format": FORMAT_VERSION, "model": str(model.resolve()), "text_encoder": text_encoder_identity(model)}
+    with atomic_folder(cache) as folder:
+        index["text_states"] = write_text_states(pipe, captions, folder, batch_size, dtype, max_shard_bytes)
+        index["latents"] = None
+        if latents:
+            train, validation = split_clips(clips, validation_fraction, seed)
+            index["latents"] = write_latents(pipe, train, validation, folder, batch_size, segment_seconds, seed,
+                                             dtype, max_shard_bytes)
+            index["latents"].update(identity=latent_identity(model), validation_fraction=validation_fraction)
+        (folder / INDEX_FILE).write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
+    log.info("Cached %d captions%s in %s.", len(captions),
+             f" and {len(index['latents']['clips'])} clip latents" if latents else "", cache)
+    return cache
+
+
+@torch.no_grad()
+def write_text_states(
+    pipe: AudioDiffusionPipeline, captions: list[str], folder: Path, batch_size: int, dtype: torch.dtype,
+    max_shard_bytes: int,
+) -> dict:
+    """Encode ``captions`` (batched by length) into ``text_states-*.safetensors``; returns the index section."""
+    max_length = int(pipe.config.max_text_length)
+    writer = ShardWriter(folder, "text_states", max_shard_bytes)
+    ordered = sorted(captions, key=len)
+    locations: dict[str, list[int]] = {}
+    for start in tqdm(range(0, len(ordered), batch_size), desc="Encoding captions", unit="batch", disable=None):
+        batch = ordered[start : start + batch_size]
+        states, mask = text_encoders.encode_text(pipe.text_encoder, pipe.tokenizer, batch, max_length)
+        states, mask = pad_states(states, mask, max_length)
+        rows = writer.add({"states": states.to("cpu", dtype), "mask": mask.to("cpu", torch.uint8)})
+        locations.update({caption: list(location) for caption, location in zip(batch, rows)})
+    writer.flush()
+    return {"dtype": str(dtype).removeprefix("torch."), "files": writer.files, "captions": locations}
+
+
+def pad_states(states: torch.Tensor, mask: torch.Tensor, max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad ``(batch, tokens, hidden)`` states and ``(batch, tokens)`` mask to ``max_length`` tokens.
+
+    States at padding positions (mask 0) are set to zero, so a cached row does not depend on
+    which captions it was batched with; the U-Net's attention mask ignores them either way.
+    """
+    extra = max_length - states.shape[1]
+    states = torch.nn.functional.pad(states * mask.unsqueeze(-1).to(states.dtype), (0, 0, 0, extra))
+    return states, torch.nn.functional.pad(mask, (0, extra))
+
+
+@torch.no_grad()
+def write_latents(
+    pipe: AudioDiffusionPipeline, train: list[Clip], validation: list[Clip], folder: Path, batch_size: int,
+    segment_seconds: float, seed: int, dtype: torch.dtype, max_shard_bytes: int,
+) -> dict:
+    """Encode one crop per usable clip into ``latents-*.safetensors``; returns the index section."""
+    writer = ShardWriter(folder, "latents", max_shard_bytes)
+    records, shape = [], None
+    for split, clips in (("train", train), ("validation", validation)):
+        if not clips:
+            continue
+        dataset = AudioCaptionDataset(clips, pipe.sample_rate, segment_seconds, train=split == "train", seed=seed)
+        loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
+        for batch in tqdm(loader, desc=f"Encoding {split} latents", unit="batch", disable=None):
+            mel = pipe.mel.normalize(pipe.mel(batch["audio"].to(pipe.device)))
+            latents = vaes.encode_mel(pipe.vae, mel)
+            mask = latent_frame_mask(batch["audio_mask"], pipe.mel.config.hop_length,
+                                     vaes.downsampling_factor(pipe.vae), latents.shape[2])
+            rows = writer.add({"latents": latents.to("cpu", dtype), "latents_mask": mask})
+            shape = list(latents.shape[1:])
+            for i, (shard, row) in zip(batch["index"].tolist(), rows):
+                clip = dataset.clips[i]
+                records.append({"name": clip.name, "split": split, "captions": list(clip.captions),
+                                "shard": shard, "row": row})
+    writer.flush()
+    return {"dtype": str(dtype).removeprefix("torch."), "files": writer.files, "shape": shape,
+            "sample_rate": pipe.sample_rate, "segment_seconds": segment_seconds, "seed": seed, "clips": records}
+
+
+def latent_frame_mask(audio_mask: torch.Tensor, hop_length: int, factor: int, latent_frames: int) -> torch.Tensor:
+    """``(batch, latent_frames)`` uint8: 1 where a latent frame covers real audio, from the ``(batch, samples)``
+    audio mask; a frame covering any real sample counts (``ceil(ceil(samples / hop_length) / factor)``)."""
+    real_samples = audio_mask.sum(dim=1).long().tolist()
+    real_frames = [math.ceil(math.ceil(n / hop_length) / factor) for n in real_samples]
+    positions = torch.arange(latent_frames).unsqueeze(0)
+    return (positions < torch.tensor(real_frames).unsqueeze(1)).to(torch.uint8)
