@@ -66,6 +66,8 @@ def load_text_encoder(config: TextEncoderConfig) -> tuple[PreTrainedModel, PreTr
     if config.random_config is not None:
         model_config = AutoConfig.for_model(**config.random_config)
         model_class = _text_model_class(model_config)
+        if model_class is not AutoModel:  # a full CLAP/CLIP config: the text tower takes its text_config
+            model_config = getattr(model_config, "text_config", model_config)
         builder = model_class.from_config if model_class is AutoModel else model_class
         return builder(model_config), tokenizer
     path = resolve_text_encoder_path(config.name_or_path)

@@ -97,6 +97,11 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         for rate, kernel in zip(upsample_rates, upsample_kernel_sizes):
             if kernel < rate or (kernel - rate) % 2:
                 raise ValueError(f"Upsample kernel {kernel} must be >= rate {rate} with an even difference.")
+        if upsample_initial_channel < 2 ** len(upsample_rates):
+            raise ValueError(
+                f"upsample_initial_channel={upsample_initial_channel} is halved at each of {len(upsample_rates)} "
+                f"stages and would reach zero; use at least {2 ** len(upsample_rates)}."
+            )
         if resblock not in ("1", "2"):
             raise ValueError(f"resblock must be '1' or '2', got {resblock!r}.")
         block_cls = ResBlock1 if resblock == "1" else ResBlock2

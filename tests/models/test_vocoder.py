@@ -1,0 +1,90 @@
+"""HiFi-GAN generator: shapes for V1/V2/V3-like settings, hop checks, save/load."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from audiodiff.config import AudioConfig, VocoderConfig
+from audiodiff.models.vocoder import HifiGanVocoder
+
+AUDIO = AudioConfig()
+# Kong et al. 2020, appendix A, with the upsampling re-factored for hop 160 and channels shrunk for speed.
+V1_LIKE = VocoderConfig(upsample_rates=(5, 4, 2, 2, 2), upsample_kernel_sizes=(11, 8, 4, 4, 4),
+                        upsample_initial_channel=64, resblock="1", resblock_kernel_sizes=(3, 7, 11),
+                        resblock_dilation_sizes=((1, 3, 5), (1, 3, 5), (1, 3, 5)))
+V2_LIKE = VocoderConfig(upsample_rates=(5, 4, 2, 2, 2), upsample_kernel_sizes=(11, 8, 4, 4, 4),
+                        upsample_initial_channel=32, resblock="1", resblock_kernel_sizes=(3, 7, 11),
+                        resblock_dilation_sizes=((1, 3, 5), (1, 3, 5), (1, 3, 5)))
+V3_LIKE = VocoderConfig(upsample_rates=(8, 5, 4), upsample_kernel_sizes=(16, 11, 8),
+                        upsample_initial_channel=32, resblock="2", resblock_kernel_sizes=(3, 5, 7),
+                        resblock_dilation_sizes=((1, 2), (2, 6), (3, 12)))
+
+
+@pytest.mark.parametrize("config", [V1_LIKE, V2_LIKE, V3_LIKE], ids=["v1", "v2", "v3"])
+@pytest.mark.parametrize("frames", [50, 137])
+@torch.no_grad()
+def test_output_length_is_frames_times_hop(config, frames):
+    torch.manual_seed(0)
+    vocoder = HifiGanVocoder.from_configs(config, AUDIO).eval()
+    assert vocoder.hop_length == AUDIO.hop_length
+    audio = vocoder(torch.randn(2, AUDIO.n_mels, frames) - 5.0)
+    assert audio.shape == (2, frames * AUDIO.hop_length)
+    assert audio.dtype == torch.float32
+    assert audio.abs().max() <= 1.0
+    assert torch.isfinite(audio).all()
+
+
+@torch.no_grad()
+def test_other_hop_and_mels():
+    audio = AudioConfig(hop_length=256, n_mels=80, sample_rate=22050, fmax=11025.0)
+    config = VocoderConfig(upsample_rates=(8, 8, 2, 2), upsample_kernel_sizes=(16, 16, 4, 4), upsample_initial_channel=16,
+                           resblock="2", resblock_kernel_sizes=(3,), resblock_dilation_sizes=((1, 3),))
+    vocoder = HifiGanVocoder.from_configs(config, audio)
+    assert vocoder(torch.randn(1, 80, 10)).shape == (1, 2560)
+
+
+def test_upsampling_must_cover_the_hop():
+    bad = VocoderConfig(upsample_rates=(5, 4, 2, 2), upsample_kernel_sizes=(11, 8, 4, 4))
+    assert math.prod(bad.upsample_rates) != AUDIO.hop_length
+    with pytest.raises(ValueError, match="hop_length"):
+        HifiGanVocoder.from_configs(bad, AUDIO)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"upsample_rates": (5, 4), "upsample_kernel_sizes": (11,)},
+        {"upsample_rates": (5,), "upsample_kernel_sizes": (10,)},
+        {"upsample_rates": (5,), "upsample_kernel_sizes": (3,)},
+        {"upsample_rates": (5,), "upsample_kernel_sizes": (11,), "resblock": "3"},
+        {"upsample_rates": (5, 4, 2, 2, 2), "upsample_kernel_sizes": (11, 8, 4, 4, 4), "upsample_initial_channel": 16},
+    ],
+)
+def test_inconsistent_settings_raise(kwargs):
+    with pytest.raises(ValueError):
+        HifiGanVocoder(**kwargs)
+
+
+@torch.no_grad()
+def test_save_load_identical(tmp_path):
+    torch.manual_seed(0)
+    vocoder = HifiGanVocoder.from_configs(V3_LIKE, AUDIO).eval()
+    vocoder.save_pretrained(tmp_path)
+    assert (tmp_path / "diffusion_pytorch_model.safetensors").is_file()
+    loaded = HifiGanVocoder.from_pretrained(tmp_path).eval()
+    assert tuple(loaded.config.upsample_rates) == V3_LIKE.upsample_rates
+    mel = torch.randn(1, AUDIO.n_mels, 30)
+    torch.testing.assert_close(loaded(mel), vocoder(mel), atol=0, rtol=0)
+
+
+@torch.no_grad()
+def test_remove_weight_norm_keeps_the_output():
+    torch.manual_seed(0)
+    vocoder = HifiGanVocoder.from_configs(V1_LIKE, AUDIO).eval()
+    mel = torch.randn(1, AUDIO.n_mels, 20)
+    before = vocoder(mel)
+    vocoder.remove_weight_norm()
+    torch.testing.assert_close(vocoder(mel), before, atol=1e-5, rtol=0)
