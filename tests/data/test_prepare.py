@@ -13,6 +13,7 @@ from audiodiff.data import prepare as prepare_module
 from audiodiff.data.cache import LatentCache, TextStateCache
 from audiodiff.data.dataset import AudioCaptionDataset
 from audiodiff.data.fingerprint import text_encoder_identity
+from audiodiff.data.latent_dataset import LatentDataset, collate_latents
 from audiodiff.data.manifest import read_dataset
 from audiodiff.data.prepare import prepare_cache
 from audiodiff.data.split import split_clips
@@ -26,12 +27,12 @@ SEGMENT = 0.5
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory, tiny_pipeline_dir):
-    """A 4-clip audiofolder (one 0.3 s clip, paraphrases on clip 0) and its cache with latents, small shards."""
+    """A 4-clip audiofolder (one 0.3 s clip; clip 0 has a paraphrase and split=train) and its cache with latents, small shards."""
     root = tmp_path_factory.mktemp("prep")
     data = make_audiofolder(root / "data", [("a dog barking", 220, 1.0), ("rain on a roof", 330, 0.3),
                                             ("a snare drum hit", 440, 0.8), ("wind", 550, 0.6)])
     rows = [json.loads(line) for line in (data / "metadata.jsonl").read_text().splitlines()]
-    rows[0]["captions"] = ["a dog barking", "a barking dog outside"]
+    rows[0].update(captions=["a dog barking", "a barking dog outside"], split="train")
     (data / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     cache = prepare_cache(data, tiny_pipeline_dir, root / "cache", latents=True, batch_size=2,
                           segment_seconds=SEGMENT, device="cpu", seed=1, validation_fraction=0.25,
@@ -125,3 +126,22 @@ def test_fp16_cache_is_close_and_half_the_size(prepared, tiny_pipeline_dir, tmp_
     assert size(half, "text_states") < 0.6 * size(cache, "text_states")
     with pytest.raises(InvalidArgumentError, match="holds no latents"):
         LatentCache(half)
+
+
+def test_latent_dataset_serves_cached_latents_and_seeded_paraphrases(prepared):
+    _, cache = prepared
+    train, validation = LatentDataset(cache, "train", seed=1), LatentDataset(cache, "validation")
+    assert len(train) + len(validation) == 4
+    batch = collate_latents([train[i] for i in range(len(train))])
+    expected, _ = LatentCache(cache).lookup(batch["name"])
+    assert torch.equal(batch["latents"], expected)
+    assert validation[0]["caption"] == validation.records[0].captions[0]
+    dog = [r.name for r in train.records].index("clip_000.wav")  # the clip with a paraphrase
+    seen = []
+    for epoch in range(10):
+        train.set_epoch(epoch)
+        seen.append(train[dog]["caption"])
+    assert set(seen) == {"a dog barking", "a barking dog outside"}
+    again = LatentDataset(cache, "train", seed=1)
+    again.set_epoch(9)
+    assert again[dog]["caption"] == seen[9]
