@@ -32,3 +32,7 @@ class AudioLoadError(AudiodiffError, ValueError):
 
 class DeviceError(AudiodiffError, RuntimeError):
     """A device was asked for that this machine does not have."""
+
+
+class TrainingError(AudiodiffError, RuntimeError):
+    """A training run cannot go on (non-finite loss, nothing to train on); the last checkpoint is kept."""

@@ -1,0 +1,182 @@
+"""The training loop shared by every stage: accelerate, data position, progress, logs, checkpoints.
+
+The same run works on one CPU, one GPU or several GPUs under ``accelerate launch``
+(DDP).  It checkpoints every ``checkpoint_every`` optimiser steps (atomically, see
+:mod:`audiodiff.training.checkpoint`), resumes exactly from the newest checkpoint,
+and stops with :class:`~audiodiff.errors.TrainingError` on a NaN/inf loss, keeping
+the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from ..config import save_config
+from ..errors import TrainingError
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .stage import TrainingStage
+
+log = logging.getLogger(__name__)
+
+MODEL_SUBDIR = "model"
+
+
+def make_accelerator(config: TrainConfig, output_dir: Path) -> Accelerator:
+    """An Accelerator with the run's precision, accumulation, seeded data order and TensorBoard when installed."""
+    has_tensorboard = importlib.util.find_spec("tensorboard") is not None
+    if not has_tensorboard:
+        log.warning("tensorboard is not installed; training logs go to the console only (pip install tensorboard).")
+    return Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with="tensorboard" if has_tensorboard else None,
+        project_dir=str(output_dir),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=config.seed),
+    )
+
+
+def run_training(
+    stage_factory: Callable[[Accelerator], TrainingStage],
+    train_dataset: Dataset,
+    config: TrainConfig,
+    output_dir: Path,
+    resume: bool = False,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
+    accelerator: Accelerator | None = None,
+) -> Path:
+    """Train a stage for ``config.max_steps`` optimiser steps and export it to ``output_dir/model``.
+
+    Args:
+        stage_factory: builds the stage for the run's accelerator.
+        train_dataset: yields training examples; ``set_epoch(epoch)`` is called when it has one.
+        resume: continue from the newest checkpoint in ``output_dir/checkpoints`` (fresh start if none).
+
+    Returns:
+        The exported model folder.
+
+    Raises:
+        TrainingError: the loss became NaN/inf (the last checkpoint is kept), or the dataset is empty.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    accelerator = accelerator or make_accelerator(config, output_dir)
+    set_seed(config.seed)
+    stage = stage_factory(accelerator)
+    loader = DataLoader(
+        train_dataset, batch_size=config.batch_size, shuffle=True, drop_last=len(train_dataset) >= config.batch_size,
+        num_workers=config.num_workers, collate_fn=collate_fn,
+    )
+    if len(loader) == 0:
+        raise TrainingError("The training set is empty; add clips or lower batch_size.")
+    stage.prepare()
+    loader = accelerator.prepare(loader)
+    step, epoch, batch_in_epoch = _resume(stage, accelerator, output_dir) if resume else (0, 0, 0)
+    if accelerator.is_main_process:
+        save_config(config, output_dir / "train_config.yaml")
+        accelerator.init_trackers("logs")
+
+    progress = tqdm(total=config.max_steps, initial=step, desc=f"train {stage.name}", disable=not accelerator.is_main_process)
+    while step < config.max_steps:
+        _set_epoch(train_dataset, loader, epoch)
+        batches = accelerator.skip_first_batches(loader, batch_in_epoch) if batch_in_epoch else loader
+        for batch in batches:
+            losses = stage.train_step(batch, step)
+            batch_in_epoch += 1
+            if not accelerator.sync_gradients:
+                continue
+            step += 1
+            _check_finite(losses, step, output_dir)
+            progress.update()
+            if step % config.log_every == 0 or step == config.max_steps:
+                _log(accelerator, progress, losses, stage, step)
+            if step % config.checkpoint_every == 0 or step == config.max_steps:
+                _checkpoint(stage, accelerator, output_dir, step, epoch, batch_in_epoch, config.keep_checkpoints)
+            if step % config.eval_every == 0 or step == config.max_steps:
+                _evaluate(stage, accelerator, output_dir, step)
+            if step >= config.max_steps:
+                break
+        else:
+            epoch, batch_in_epoch = epoch + 1, 0
+    progress.close()
+
+    model_dir = output_dir / MODEL_SUBDIR
+    if accelerator.is_main_process:
+        stage.export(model_dir)
+        log.info("exported %s to %s", stage.name, model_dir)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return model_dir
+
+
+def _set_epoch(dataset: Dataset, loader: Any, epoch: int) -> None:
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)
+    if hasattr(loader, "set_epoch"):
+        loader.set_epoch(epoch)
+
+
+def _resume(stage: TrainingStage, accelerator: Accelerator, output_dir: Path) -> tuple[int, int, int]:
+    checkpoint = latest_checkpoint(output_dir)
+    if checkpoint is None:
+        log.warning("--resume given but no checkpoint in %s/checkpoints; starting from step 0.", output_dir)
+        return 0, 0, 0
+    modules = {name: accelerator.unwrap_model(m) for name, m in stage.modules().items()}
+    state, tensors, data = load_checkpoint(checkpoint, modules, stage.optimizers(), stage.lr_schedulers())
+    stage.load_extra_state(tensors, data)
+    position = state["data_position"]
+    log.info("resumed from %s (step %d)", checkpoint, state["step"])
+    return int(state["step"]), int(position["epoch"]), int(position["batch_in_epoch"])
+
+
+def _checkpoint(
+    stage: TrainingStage, accelerator: Accelerator, output_dir: Path, step: int, epoch: int, batch_in_epoch: int, keep: int
+) -> None:
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        modules = {name: accelerator.unwrap_model(m) for name, m in stage.modules().items()}
+        save_checkpoint(
+            output_dir, step, modules, stage.optimizers(), stage.lr_schedulers(), stage.extra_state(),
+            {"epoch": epoch, "batch_in_epoch": batch_in_epoch}, keep=keep,
+        )
+    accelerator.wait_for_everyone()
+
+
+def _evaluate(stage: TrainingStage, accelerator: Accelerator, output_dir: Path, step: int) -> None:
+    if accelerator.is_main_process:
+        metrics = stage.evaluate(step, output_dir / "samples" / f"step-{step:08d}")
+        if metrics:
+            accelerator.log({f"val/{k}": v for k, v in metrics.items()}, step=step)
+            with open(output_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps({"step": step, **metrics}) + "\n")
+            log.info("step %d validation: %s", step, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    accelerator.wait_for_everyone()
+
+
+def _log(accelerator: Accelerator, progress: tqdm, losses: dict[str, torch.Tensor], stage: TrainingStage, step: int) -> None:
+    values = {k: float(v) for k, v in losses.items()}
+    lrs = {f"lr/{name}": opt.param_groups[0]["lr"] for name, opt in stage.optimizers().items()}
+    progress.set_postfix(loss=f"{values['loss']:.4f}")
+    accelerator.log({**{f"train/{k}": v for k, v in values.items()}, **lrs}, step=step)
+
+
+def _check_finite(losses: dict[str, torch.Tensor], step: int, output_dir: Path) -> None:
+    value = float(losses["loss"])
+    if not math.isfinite(value):
+        last = latest_checkpoint(output_dir)
+        kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
+        raise TrainingError(
+            f"Training loss became {value} at step {step}; stopped, {kept}. Lower the learning rate, use "
+            "bf16 or fp32 instead of fp16, or check the data, then rerun with --resume."
+        )
