@@ -45,8 +45,9 @@ class LatentDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str | int]:
         record = self.records[index]
         latents, mask = self.cache.lookup([record.name])
-        captions = record.captions
-        caption = captions[item_rng(self.seed, index, self.epoch).integers(len(captions))] if self.train else captions[0]
+        caption = record.captions[0]
+        if self.train:
+            caption = record.captions[item_rng(self.seed, index, self.epoch).integers(len(record.captions))]
         return {"latents": latents[0], "latents_mask": mask[0], "caption": caption, "index": index, "name": record.name}
 
 

@@ -117,7 +117,9 @@ def read_rows(metadata: Path) -> list[dict]:
         except json.JSONDecodeError as error:
             raise InvalidArgumentError(f"{metadata}, line {number} is not JSON ({error}); fix or remove it.") from error
         if not isinstance(row, dict):
-            raise InvalidArgumentError(f"{metadata}, line {number} is not a JSON object; expected {{\"path\": ..., \"caption\": ...}}.")
+            raise InvalidArgumentError(
+                f'{metadata}, line {number} is not a JSON object; expected {{"path": ..., "caption": ...}}.'
+            )
         rows.append(row)
     return rows
 

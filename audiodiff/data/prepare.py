@@ -66,8 +66,10 @@ def prepare_cache(
     clips = read_dataset(data)
     pipe = AudioDiffusionPipeline.from_pretrained(model).to(resolve_device(device))
     dtype = torch.float16 if fp16 else torch.float32
-    captions = list(dict.fromkeys([UNCONDITIONAL_CAPTION, *extra_captions, *(c for clip in clips for c in clip.captions)]))
-    index: dict = {"format": FORMAT_VERSION, "model": str(model.resolve()), "text_encoder": text_encoder_identity(model)}
+    captions = [UNCONDITIONAL_CAPTION, *extra_captions, *(caption for clip in clips for caption in clip.captions)]
+    captions = list(dict.fromkeys(captions))
+    index: dict = {"format": FORMAT_VERSION, "model": str(model.resolve())}
+    index["text_encoder"] = text_encoder_identity(model)
     with atomic_folder(cache) as folder:
         index["text_states"] = write_text_states(pipe, captions, folder, batch_size, dtype, max_shard_bytes)
         index["latents"] = None

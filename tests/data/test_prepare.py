@@ -27,7 +27,8 @@ SEGMENT = 0.5
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory, tiny_pipeline_dir):
-    """A 4-clip audiofolder (one 0.3 s clip; clip 0 has a paraphrase and split=train) and its cache with latents, small shards."""
+    """A 4-clip audiofolder (one 0.3 s clip; clip 0 has a paraphrase and split=train) and its cache:
+    latents included, shards small enough that there are several."""
     root = tmp_path_factory.mktemp("prep")
     data = make_audiofolder(root / "data", [("a dog barking", 220, 1.0), ("rain on a roof", 330, 0.3),
                                             ("a snare drum hit", 440, 0.8), ("wind", 550, 0.6)])
