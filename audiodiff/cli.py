@@ -113,6 +113,91 @@ def _run_init_model(args: argparse.Namespace) -> None:
     print(args.output)
 
 
+# ---------------------------------------------------------------------- prepare
+@command("prepare")
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("prepare", help="cache text encoder states (and VAE latents) for diffusion training",
+                       description="Encode every caption of a dataset once with the model's text encoder (and, "
+                                   "with --latents, every clip with its VAE) into safetensors shards, so diffusion "
+                                   "training needs neither in memory. See docs/data.md.")
+    p.add_argument("--data", type=Path, required=True, help="audiofolder or JSONL manifest")
+    p.add_argument("--model", type=Path, required=True, help="pipeline folder whose text encoder/VAE to use")
+    p.add_argument("--cache", type=Path, required=True, help="folder to write")
+    p.add_argument("--latents", action="store_true", help="also cache VAE latents (fixes each clip's crop)")
+    p.add_argument("--segment-seconds", type=float, default=5.0, help="crop length for latents (seconds)")
+    p.add_argument("--batch-size", type=int, default=32, help="captions/clips encoded together")
+    p.add_argument("--fp16", action="store_true", help="store float16 (half the disk)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train crops and the split (match training)")
+    p.add_argument("--validation-fraction", type=float, default=0.03,
+                   help="share of clips held out for validation latents (match training)")
+    p.add_argument("--extra-captions", nargs="*", default=(), help="more captions to cache, e.g. sample prompts")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.set_defaults(run=_run_prepare)
+
+
+def _run_prepare(args: argparse.Namespace) -> None:
+    from .data.prepare import prepare_cache
+
+    print(prepare_cache(args.data, args.model, args.cache, latents=args.latents, batch_size=args.batch_size,
+                        segment_seconds=args.segment_seconds, device=args.device, fp16=args.fp16, seed=args.seed,
+                        validation_fraction=args.validation_fraction,
+                        extra_captions=args.extra_captions))
+
+
+# ---------------------------------------------------------------------- train / finetune
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, default=None, help="audiofolder or JSONL manifest (docs/data.md)")
+    p.add_argument("--output-dir", type=Path, required=True,
+                   help="run folder: checkpoints/, logs/ (TensorBoard), samples/, metrics.jsonl, model/ (the export)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir")
+    p.add_argument("--max-shard-size", default=None, help="largest safetensors shard of the export, e.g. 15MB")
+    p.add_argument("--max-steps", type=int, default=None, help="override the config's max_steps")
+    p.add_argument("--cache", type=Path, default=None, help="diffusion: a folder from `audiodiff prepare`")
+
+
+@command("train")
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a stage: vae, vocoder or diffusion",
+                       description="Train one stage of the model and export a pipeline folder to OUTPUT_DIR/model. "
+                                   "Runs on CPU, one GPU, or several under `accelerate launch`. See docs/training.md.")
+    p.add_argument("stage", choices=("vae", "vocoder", "diffusion"), help="what to train")
+    p.add_argument("--config", type=Path, default=None, help="training YAML (default: configs/train/STAGE.yaml)")
+    p.add_argument("--model", type=Path, default=None, help="pipeline folder to start from")
+    p.add_argument("--model-config", type=Path, default=None, help="or a model YAML to start from random weights")
+    _add_training_options(p)
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    from .training.run import TrainJob, run_job
+
+    config = args.config or Path("configs/train") / f"{args.stage}.yaml"
+    print(run_job(TrainJob(stage=args.stage, config=config, output_dir=args.output_dir, data=args.data,
+                           model=args.model, model_config=args.model_config, cache=args.cache, resume=args.resume,
+                           max_shard_size=args.max_shard_size, max_steps=args.max_steps)))
+
+
+@command("finetune")
+def _add_finetune(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("finetune", help="fine-tune a trained pipeline's U-Net on your own data (full or LoRA)",
+                       description="Continue diffusion training from a pipeline folder on your dataset; with --lora "
+                                   "RANK only LoRA adapters are trained (peft) and merged into the exported U-Net. "
+                                   "The export in OUTPUT_DIR/model loads with `audiodiff generate --model`.")
+    p.add_argument("--model", type=Path, required=True, help="trained pipeline folder to start from")
+    p.add_argument("--config", type=Path, default=Path("configs/train/finetune.yaml"), help="training YAML")
+    p.add_argument("--lora", type=int, default=None, metavar="RANK", help="train LoRA adapters of this rank")
+    _add_training_options(p)
+    p.set_defaults(run=_run_finetune)
+
+
+def _run_finetune(args: argparse.Namespace) -> None:
+    from .training.run import TrainJob, run_job
+
+    print(run_job(TrainJob(stage="diffusion", config=args.config, output_dir=args.output_dir, data=args.data,
+                           model=args.model, cache=args.cache, resume=args.resume, lora_rank=args.lora,
+                           max_shard_size=args.max_shard_size, max_steps=args.max_steps)))
+
+
 # ---------------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     """The ``audiodiff`` argument parser with every registered sub-command."""

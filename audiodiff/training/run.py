@@ -1,0 +1,164 @@
+"""Training jobs behind ``audiodiff train STAGE`` and ``audiodiff finetune``: build data, model and stage, then run.
+
+Each stage starts from a pipeline folder (``model``) or a fresh model built from a
+model YAML (``model_config``), and exports a whole pipeline folder to
+``output_dir/model``, so the stages chain: vae -> vocoder -> diffusion -> fine-tune.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from accelerate import Accelerator
+from torch.utils.data import Dataset
+
+from ..config import load_config
+from ..data import AudioCaptionDataset, LatentDataset, TextStateCache, collate, collate_latents, read_dataset, split_clips
+from ..errors import InvalidArgumentError, TextEncoderNotFoundError
+from ..pipeline import AudioDiffusionPipeline
+from .config import TrainConfig
+from .loop import make_accelerator, run_training
+from .stage import TrainingStage
+
+log = logging.getLogger(__name__)
+
+STAGES = ("vae", "vocoder", "diffusion")
+MAX_VALIDATION_CLIPS = 32
+LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One ``audiodiff train`` run.
+
+    Args:
+        stage: ``vae``, ``vocoder`` or ``diffusion``.
+        config: a TrainConfig YAML (``configs/train/STAGE.yaml``).
+        data: an audiofolder or JSONL manifest (see docs/data.md); may be None for diffusion with ``cache``.
+        model: pipeline folder to start from; else ``model_config`` builds a random one.
+        cache: for diffusion, a folder from ``audiodiff prepare`` (text states, and latents if it has them).
+        lora_rank: for diffusion, train LoRA adapters of this rank instead of the full U-Net.
+        max_shard_size: overrides the config's export shard size (e.g. ``"15MB"``).
+    """
+
+    stage: str
+    config: Path
+    output_dir: Path
+    data: Path | None = None
+    model: Path | None = None
+    model_config: Path | None = None
+    cache: Path | None = None
+    resume: bool = False
+    lora_rank: int | None = None
+    max_shard_size: str | None = None
+    max_steps: int | None = None
+
+
+def run_job(job: TrainJob) -> Path:
+    """Run ``job`` to the end (or resume it); returns the exported pipeline folder.
+
+    Raises:
+        InvalidArgumentError: unknown stage, missing inputs, or options that do not fit the stage.
+        TrainingError: a non-finite loss (the last checkpoint is kept).
+    """
+    _check_job(job)
+    config = load_config(job.config, TrainConfig)
+    if job.max_shard_size:
+        config = replace(config, max_shard_size=job.max_shard_size)
+    if job.max_steps:
+        config = replace(config, max_steps=job.max_steps)
+    torch.manual_seed(config.seed)
+    pipeline = _load_pipeline(job)
+    train_set, validation_set, collate_fn = _datasets(job, config, pipeline)
+    builder = _stage_builder(job, config, pipeline, validation_set)
+    accelerator = make_accelerator(config, job.output_dir)
+    return run_training(builder, train_set, config, job.output_dir, resume=job.resume, collate_fn=collate_fn,
+                        accelerator=accelerator)
+
+
+def _check_job(job: TrainJob) -> None:
+    if job.stage not in STAGES:
+        raise InvalidArgumentError(f"Unknown stage {job.stage!r}; choose one of {', '.join(STAGES)}.")
+    if job.data is None and not (job.stage == "diffusion" and job.cache is not None):
+        raise InvalidArgumentError("--data DIR is required (an audiofolder or a JSONL manifest; see docs/data.md).")
+    if job.model is None and job.model_config is None:
+        raise InvalidArgumentError("Give --model DIR (a pipeline folder to start from) or --model-config YAML.")
+    if (job.cache is not None or job.lora_rank is not None) and job.stage != "diffusion":
+        raise InvalidArgumentError("--cache and --lora apply to the diffusion stage only.")
+    if job.lora_rank is not None and job.lora_rank < 1:
+        raise InvalidArgumentError(f"--lora RANK must be >= 1, got {job.lora_rank}.")
+
+
+def _load_pipeline(job: TrainJob) -> AudioDiffusionPipeline:
+    if job.model is None:
+        from ..factory import build_pipeline
+
+        return build_pipeline(load_config(job.model_config))
+    if job.cache is not None:
+        try:  # the text encoder is only needed for audio samples; the cache replaces it in training
+            return AudioDiffusionPipeline.from_pretrained(job.model)
+        except TextEncoderNotFoundError:
+            return AudioDiffusionPipeline.from_pretrained(job.model, text_encoder=None, tokenizer=None)
+    return AudioDiffusionPipeline.from_pretrained(job.model)
+
+
+def _datasets(job: TrainJob, config: TrainConfig, pipeline: AudioDiffusionPipeline) -> tuple[Dataset, Dataset | None, Callable[..., Any]]:
+    if job.cache is not None and _cache_has_latents(job.cache):
+        train = LatentDataset(job.cache, "train", config.seed, model=job.model)
+        try:
+            validation: Dataset | None = LatentDataset(job.cache, "validation", config.seed, model=job.model)
+        except InvalidArgumentError:
+            validation = None
+        return train, validation, collate_latents
+    clips = read_dataset(job.data)
+    train_clips, validation_clips = split_clips(clips, config.validation_fraction, config.seed)
+    sample_rate = pipeline.mel.config.sample_rate
+    train = AudioCaptionDataset(train_clips, sample_rate, config.segment_seconds, train=True, seed=config.seed)
+    validation = None
+    if validation_clips:
+        try:
+            validation = AudioCaptionDataset(validation_clips[:MAX_VALIDATION_CLIPS], sample_rate,
+                                             config.segment_seconds, train=False, seed=config.seed)
+        except InvalidArgumentError as error:
+            log.warning("No usable validation clip (%s); training without validation.", error)
+    return train, validation, collate
+
+
+def _cache_has_latents(cache: Path) -> bool:
+    from ..data.cache import read_index
+
+    return bool(read_index(cache).get("latents"))
+
+
+def _stage_builder(job: TrainJob, config: TrainConfig, pipeline: AudioDiffusionPipeline,
+                   validation: Dataset | None) -> Callable[[Accelerator], TrainingStage]:
+    if job.stage == "vae":
+        from .vae import VAEStage
+
+        return lambda accelerator: VAEStage(config, accelerator, pipeline, validation)
+    if job.stage == "vocoder":
+        from .vocoder import VocoderStage
+
+        audio = [validation[i]["audio"] for i in range(len(validation))] if validation is not None else None
+        return lambda accelerator: VocoderStage(config, accelerator, pipeline.vocoder, pipeline.mel, audio,
+                                                pipeline=pipeline)
+    from .diffusion import DiffusionStage
+
+    conditioner = TextStateCache(job.cache, model=job.model).lookup if job.cache is not None else None
+    if job.lora_rank is not None:
+        add_lora(pipeline, job.lora_rank)
+    return lambda accelerator: DiffusionStage(config, accelerator, pipeline, conditioner, validation,
+                                              use_ema=job.lora_rank is None)
+
+
+def add_lora(pipeline: AudioDiffusionPipeline, rank: int) -> None:
+    """Freeze the U-Net and add LoRA adapters (Hu et al. 2022) of ``rank`` to its attention projections (peft)."""
+    from peft import LoraConfig
+
+    pipeline.unet.requires_grad_(False)
+    pipeline.unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian",
+                                         target_modules=list(LORA_TARGETS)))
