@@ -184,7 +184,7 @@ FOREIGN = {
 }
 
 
-def speech_renders(sentences_per_voice: int = 6) -> list[Render]:
+def speech_renders(sentences_per_voice: int = 14) -> list[Render]:
     """English sentences in accents x voice variants, plus six other languages (male and female voices)."""
     out: list[Render] = []
     rng = random.Random(1234)
@@ -193,10 +193,10 @@ def speech_renders(sentences_per_voice: int = 6) -> list[Render]:
             for text in rng.sample(SENTENCES, sentences_per_voice):
                 wpm = rng.choice((130, 160, 190))
                 caps = (caption, *paraphrases, f"{caption} with a {accent_name} accent")
-                slug = f"speech/{accent}_{variant}_{SENTENCES.index(text):02d}"
+                slug = f"speech/{accent}_{variant}_{SENTENCES.index(text):02d}_{wpm}wpm"
                 out.append(Render(slug, category, caps, speech=(f"{accent}+{variant}", text, wpm)))
     for lang, (language, texts) in FOREIGN.items():
-        for variant, who in (("m3", "a man"), ("f2", "a woman"), ("m6", "a man"), ("f4", "a woman")):
+        for variant, who in (("m1", "a man"), ("m3", "a man"), ("m4", "a man"), ("m6", "a man"), ("f1", "a woman"), ("f2", "a woman"), ("f4", "a woman"), ("f5", "a woman")):
             for i, text in enumerate(texts):
                 caps = (f"{who} speaking {language}", f"speech in {language}", f"{who} saying something in {language}")
                 out.append(Render(f"speech/{lang}_{variant}_{i:02d}", f"speech_{language.lower()}", caps, speech=(f"{lang}+{variant}", text, 150)))
