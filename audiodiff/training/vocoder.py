@@ -26,6 +26,8 @@ from ..mel import MelSpectrogram
 from ..model_folder import read_model_index
 from ..models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
 from ..models.vocoder import HifiGanVocoder
+from ..pipeline import AudioDiffusionPipeline
+from .common import export_pipeline, frame_mask, step_generator
 from .config import TrainConfig
 from .losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss, mel_l1_loss
 from .metrics import DEFAULT_RESOLUTIONS, griffin_lim_from_mel, mel_l1_distance, multi_resolution_stft_distance
@@ -60,11 +62,6 @@ def random_segments(
     return audio.gather(1, index), audio_mask.gather(1, index)
 
 
-def frame_mask(sample_mask: torch.Tensor, hop_length: int) -> torch.Tensor:
-    """``(batch, frames * hop_length)`` sample mask -> ``(batch, frames)``: a frame counts if all its samples do."""
-    return sample_mask.unflatten(1, (-1, hop_length)).bool().all(dim=-1).float()
-
-
 class VocoderStage(TrainingStage):
     """Train a :class:`HifiGanVocoder` against a multi-period and a multi-scale discriminator.
 
@@ -76,6 +73,8 @@ class VocoderStage(TrainingStage):
         vocoder: the generator to train (fresh or pretrained).
         mel: the log-mel front end whose output the generator inverts.
         validation_audio: clips ``(samples,)`` at ``mel.config.sample_rate`` Hz for :meth:`evaluate`.
+        pipeline: the pipeline ``vocoder`` and ``mel`` belong to, if any; :meth:`export` then writes the
+            whole pipeline folder with the trained vocoder (what ``audiodiff train vocoder`` chains on).
         mpd, msd: discriminators; default: the paper's sizes (about 41 M and 30 M parameters).
         steps_per_epoch: the "epoch" of the LR decay. The paper decays by ``lr_decay`` per epoch
             (LJSpeech: about 800 steps of 16 clips); the loop counts steps, so the scheduler steps
@@ -100,6 +99,7 @@ class VocoderStage(TrainingStage):
         mel: MelSpectrogram,
         validation_audio: list[torch.Tensor] | None = None,
         *,
+        pipeline: AudioDiffusionPipeline | None = None,
         mpd: MultiPeriodDiscriminator | None = None,
         msd: MultiScaleDiscriminator | None = None,
         steps_per_epoch: int = 1000,
@@ -114,6 +114,8 @@ class VocoderStage(TrainingStage):
                 "generator and discriminators every batch; set it to 1 and raise batch_size instead."
             )
         self.validation_audio = _checked_validation_audio(validation_audio)
+        self.pipeline = pipeline
+        self.pipeline_dir: Path | None = None  # set by from_pipeline: export copies that folder
         self.generator = vocoder
         self.mel = mel.eval().requires_grad_(False)
         self.mpd = mpd if mpd is not None else MultiPeriodDiscriminator()
@@ -133,7 +135,7 @@ class VocoderStage(TrainingStage):
         self.scheduler_d = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_d, gamma)
         self.num_sample_wavs = num_sample_wavs
         self.griffin_lim_iters = griffin_lim_iters
-        self._baseline_metrics: dict[str, float] | None = None
+        self._baselines: list[torch.Tensor] | None = None
 
     @classmethod
     def from_pipeline(
@@ -144,7 +146,8 @@ class VocoderStage(TrainingStage):
         validation_audio: list[torch.Tensor] | None = None,
         **kwargs: Any,
     ) -> "VocoderStage":
-        """Continue training the vocoder of a pipeline folder (its ``vocoder/`` and ``mel/`` components).
+        """Continue training the vocoder of a pipeline folder (its ``vocoder/`` and ``mel/`` components;
+        the text encoder is not loaded). :meth:`export` then writes a copy of the folder with the new vocoder.
 
         Raises:
             ModelNotFoundError, IncompatibleModelError: ``path`` is not a complete pipeline folder.
@@ -153,7 +156,9 @@ class VocoderStage(TrainingStage):
         read_model_index(path)
         vocoder = HifiGanVocoder.from_pretrained(path / "vocoder")
         mel = MelSpectrogram.from_pretrained(path / "mel")
-        return cls(config, accelerator, vocoder, mel, validation_audio, **kwargs)
+        stage = cls(config, accelerator, vocoder, mel, validation_audio, **kwargs)
+        stage.pipeline_dir = path
+        return stage
 
     # ------------------------------------------------------------------ what the loop checkpoints
     def modules(self) -> dict[str, nn.Module]:
@@ -198,12 +203,12 @@ class VocoderStage(TrainingStage):
         audio_mask = batch.get("audio_mask")
         audio_mask = torch.ones_like(audio) if audio_mask is None else audio_mask.to(audio.device)
         # Seeded by (seed, step, process) so a resumed run crops the same segments as an uninterrupted one.
-        generator = torch.Generator().manual_seed(hash((self.config.seed, step, self.accelerator.process_index)))
-        segment_length = self.config.vocoder.segment_frames * hop_length
-        real, sample_mask = random_segments(audio, audio_mask, segment_length, generator)
+        generator = step_generator(self.config.seed, step, self.accelerator.process_index)
+        frames = self.config.vocoder.segment_frames
+        real, sample_mask = random_segments(audio, audio_mask, frames * hop_length, generator)
         with torch.no_grad():
             real_mel = self.mel(real)
-        return real, real_mel, frame_mask(sample_mask, hop_length)
+        return real, real_mel, frame_mask(sample_mask, hop_length, frames)
 
     def _discriminate(self, real: torch.Tensor, fake: torch.Tensor):
         """Run both discriminators once on ``[real; fake]``; returns (real logits, fake logits,
@@ -260,8 +265,8 @@ class VocoderStage(TrainingStage):
     def evaluate(self, step: int, output_dir: Path) -> dict[str, float]:
         """Vocode each validation clip from its own log-mel and compare with the original.
 
-        Writes the first ``num_sample_wavs`` results to ``output_dir/samples/step_XXXXXXX/NN_vocoder.wav``
-        (and, once, the originals and Griffin-Lim versions to ``output_dir/samples/reference/``).
+        Writes, for the first ``num_sample_wavs`` clips, ``NN_vocoder.wav``, ``NN_original.wav`` and
+        ``NN_griffin_lim.wav`` into ``output_dir`` (the loop passes ``samples/step-XXXXXXXX``).
 
         Returns:
             ``mel_l1`` (HiFi-GAN eq. 3, natural-log mel) and ``mrstft`` (Parallel WaveGAN eq. 6), averaged over
@@ -273,19 +278,14 @@ class VocoderStage(TrainingStage):
         generator = self.accelerator.unwrap_model(self.generator)
         was_training = generator.training
         generator.eval()
-        sample_rate = self.mel.config.sample_rate
         targets = self._validation_targets()
-        mel_l1, mrstft = 0.0, 0.0
-        for i, target in enumerate(targets):
-            prediction = generator(self.mel(target)).float()
-            mel_l1 += mel_l1_distance(prediction, target, self.mel).item()
-            mrstft += multi_resolution_stft_distance(prediction, target).item()
-            if i < self.num_sample_wavs:
-                path = Path(output_dir) / "samples" / f"step_{step:07d}" / f"{i:02d}_vocoder.wav"
-                write_wav(path, prediction[0].cpu().numpy(), sample_rate)
+        predictions = [generator(self.mel(target)).float() for target in targets]
         generator.train(was_training)
-        metrics = {"mel_l1": mel_l1 / len(targets), "mrstft": mrstft / len(targets)}
-        return {**metrics, **self._griffin_lim_metrics(targets, Path(output_dir) / "samples" / "reference")}
+        baselines = self._griffin_lim_baselines(targets)
+        for i in range(min(self.num_sample_wavs, len(targets))):
+            for name, audio in (("vocoder", predictions[i]), ("original", targets[i]), ("griffin_lim", baselines[i])):
+                write_wav(Path(output_dir) / f"{i:02d}_{name}.wav", audio[0].cpu().numpy(), self.mel.config.sample_rate)
+        return {**self._distances("", predictions, targets), **self._distances("griffin_lim_", baselines, targets)}
 
     def _validation_targets(self) -> list[torch.Tensor]:
         """Validation clips as ``(1, samples)`` on the device, cut to whole hops."""
@@ -293,29 +293,41 @@ class VocoderStage(TrainingStage):
         device = self.accelerator.device
         return [clip[None, : clip.shape[0] // hop_length * hop_length].float().to(device) for clip in self.validation_audio]
 
-    def _griffin_lim_metrics(self, targets: list[torch.Tensor], reference_dir: Path) -> dict[str, float]:
-        """The baseline's metrics (computed and written once; they do not change during training)."""
-        if self._baseline_metrics is None:
-            sample_rate = self.mel.config.sample_rate
-            mel_l1, mrstft = 0.0, 0.0
-            for i, target in enumerate(targets):
-                baseline = griffin_lim_from_mel(self.mel(target), self.mel, self.griffin_lim_iters)
-                mel_l1 += mel_l1_distance(baseline, target, self.mel).item()
-                mrstft += multi_resolution_stft_distance(baseline, target).item()
-                if i < self.num_sample_wavs:
-                    write_wav(reference_dir / f"{i:02d}_original.wav", target[0].cpu().numpy(), sample_rate)
-                    write_wav(reference_dir / f"{i:02d}_griffin_lim.wav", baseline[0].cpu().numpy(), sample_rate)
-            self._baseline_metrics = {
-                "griffin_lim_mel_l1": mel_l1 / len(targets),
-                "griffin_lim_mrstft": mrstft / len(targets),
-            }
-        return dict(self._baseline_metrics)
+    def _griffin_lim_baselines(self, targets: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Griffin-Lim inversions of the validation log-mels, computed once (they do not change in training)."""
+        if self._baselines is None:
+            self._baselines = [griffin_lim_from_mel(self.mel(t), self.mel, self.griffin_lim_iters) for t in targets]
+        return self._baselines
+
+    def _distances(self, prefix: str, predictions: list[torch.Tensor], targets: list[torch.Tensor]) -> dict[str, float]:
+        """Mean ``mel_l1`` and ``mrstft`` over clip pairs, keys prefixed by ``prefix``."""
+        pairs = list(zip(predictions, targets))
+        return {
+            f"{prefix}mel_l1": sum(mel_l1_distance(p, t, self.mel).item() for p, t in pairs) / len(pairs),
+            f"{prefix}mrstft": sum(multi_resolution_stft_distance(p, t).item() for p, t in pairs) / len(pairs),
+        }
 
     def export(self, directory: Path) -> None:
-        """Write the generator as a diffusers component folder (``config.json`` + safetensors shards of at
-        most ``config.max_shard_size``), loadable with ``HifiGanVocoder.from_pretrained(directory)``."""
+        """Write the trained generator.
+
+        With ``pipeline`` (or after :meth:`from_pipeline`): a whole pipeline folder at ``directory`` with the
+        new ``vocoder/``. Otherwise the vocoder component folder alone (see :meth:`save_vocoder`).
+        """
+        directory = Path(directory)
         generator = self.accelerator.unwrap_model(self.generator)
-        generator.save_pretrained(
+        if self.pipeline is not None:
+            export_pipeline(self.pipeline, directory, self.config.max_shard_size, vocoder=generator)
+        elif self.pipeline_dir is not None:
+            if directory.resolve() != self.pipeline_dir.resolve():
+                shutil.copytree(self.pipeline_dir, directory, dirs_exist_ok=True)
+            self.export_to_pipeline(directory)
+        else:
+            self.save_vocoder(directory)
+
+    def save_vocoder(self, directory: Path) -> None:
+        """The generator as a diffusers component folder (``config.json`` + safetensors shards of at most
+        ``config.max_shard_size``), loadable with ``HifiGanVocoder.from_pretrained(directory)``."""
+        self.accelerator.unwrap_model(self.generator).save_pretrained(
             directory,
             max_shard_size=self.config.max_shard_size,
             safe_serialization=True,
@@ -339,7 +351,7 @@ class VocoderStage(TrainingStage):
             return
         staging, target, old = (pipeline_dir / name for name in ("vocoder.tmp", "vocoder", "vocoder.old"))
         shutil.rmtree(staging, ignore_errors=True)
-        self.export(staging)
+        self.save_vocoder(staging)
         target.rename(old)
         staging.rename(target)
         shutil.rmtree(old)

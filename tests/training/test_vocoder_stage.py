@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -9,14 +10,17 @@ import soundfile as sf
 import torch
 from accelerate import Accelerator
 from conftest import REPO, tone
+from training_helpers import ToneDataset, tiny_train_config
 
+from audiodiff import AudioDiffusionPipeline
 from audiodiff.config import load_config
 from audiodiff.errors import IncompatibleModelError
 from audiodiff.mel import MelSpectrogram
 from audiodiff.models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
 from audiodiff.models.vocoder import HifiGanVocoder
 from audiodiff.training.config import TrainConfig, VocoderTrainConfig
-from audiodiff.training.vocoder import VocoderStage, frame_mask, random_segments
+from audiodiff.training.loop import run_training
+from audiodiff.training.vocoder import VocoderStage, random_segments
 
 HOP = 64
 
@@ -71,8 +75,9 @@ def test_overfits_one_tone_and_writes_samples(tmp_path):
     assert after["mel_l1"] < 0.7 * before["mel_l1"], (before, after)
     assert set(after) == {"mel_l1", "mrstft", "griffin_lim_mel_l1", "griffin_lim_mrstft"}
     assert after["griffin_lim_mel_l1"] == before["griffin_lim_mel_l1"]  # the baseline is computed once
-    written = sf.read(tmp_path / "samples" / "step_0000080" / "00_vocoder.wav")[0]
-    assert written.shape == (8000,) and (tmp_path / "samples" / "reference" / "00_griffin_lim.wav").is_file()
+    written = sf.read(tmp_path / "00_vocoder.wav")[0]
+    assert written.shape == (8000,) and (tmp_path / "00_griffin_lim.wav").is_file()
+    assert (tmp_path / "00_original.wav").is_file()
 
 
 def test_lr_decays_by_lr_decay_per_epoch_and_checkpointed_parts():
@@ -105,7 +110,7 @@ def test_random_segments_stay_inside_valid_samples_and_pad_short_clips():
         assert segments[0, -1] < 300 and segment_mask.all()
     segments, segment_mask = random_segments(audio, mask, 1200, generator)  # longer than the clips
     assert segments.shape == (2, 1200) and segment_mask[0].sum() == 300 and segment_mask[1].sum() == 1000
-    assert torch.equal(frame_mask(segment_mask[:1, :400], 100), torch.tensor([[1.0, 1.0, 1.0, 0.0]]))
+    assert (segments[:, 1000:] == 0).all()  # zero-padded past the batch length
 
 
 def test_export_reloads_identically(tmp_path):
@@ -119,24 +124,57 @@ def test_export_reloads_identically(tmp_path):
         assert torch.equal(reloaded(mel), generator(mel))
 
 
-def test_from_pipeline_and_export_into_pipeline(tmp_path, tiny_pipeline_dir):
-    pipeline_dir = tmp_path / "pipeline"
-    shutil.copytree(tiny_pipeline_dir, pipeline_dir)
+def test_from_pipeline_exports_a_loadable_pipeline_with_the_new_vocoder(tmp_path, tiny_pipeline_dir):
     config = TrainConfig(vocoder=VocoderTrainConfig(segment_frames=8))
     stage = VocoderStage.from_pipeline(
-        pipeline_dir, config, Accelerator(cpu=True),
+        tiny_pipeline_dir, config, Accelerator(cpu=True),
         mpd=MultiPeriodDiscriminator(channels=1), msd=MultiScaleDiscriminator(channels=2),
     )  # fmt: skip
     stage.prepare()
     stage.train_step({"audio": torch.from_numpy(tone(330.0, 0.2))[None]}, 0)  # audio_mask is optional
-    stage.export_to_pipeline(pipeline_dir)
-    assert not (pipeline_dir / "vocoder.tmp").exists() and not (pipeline_dir / "vocoder.old").exists()
-    trained = HifiGanVocoder.from_pretrained(pipeline_dir / "vocoder").eval()
+    stage.export(tmp_path / "model")
+    exported = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
+    assert not (tmp_path / "model" / "vocoder.tmp").exists() and not (tmp_path / "model" / "vocoder.old").exists()
     original = HifiGanVocoder.from_pretrained(tiny_pipeline_dir / "vocoder").eval()
     mel = torch.randn(1, 64, 4) - 5
     with torch.no_grad():
-        assert not torch.equal(trained(mel), original(mel))
-        assert torch.equal(trained(mel), stage.generator.eval()(mel))
+        assert not torch.equal(exported.vocoder(mel), original(mel))
+        assert torch.equal(exported.vocoder(mel), stage.generator.eval()(mel))
+
+
+def _run_loop(pipeline_dir, output_dir, max_steps, resume=False):
+    """The real training loop on four tones; returns the trained generator's weights."""
+    pipeline = AudioDiffusionPipeline.from_pretrained(pipeline_dir)
+    config = tiny_train_config(
+        max_steps=max_steps, batch_size=2, learning_rate=1e-3, checkpoint_every=2, eval_every=4,
+        vocoder=VocoderTrainConfig(segment_frames=8),
+    )  # fmt: skip
+    validation = [ToneDataset(1, seconds=0.2)[0]["audio"]]
+
+    def factory(accelerator):
+        torch.manual_seed(0)  # the discriminators' initial weights
+        return VocoderStage(
+            config, accelerator, pipeline.vocoder, pipeline.mel, validation, pipeline=pipeline,
+            mpd=MultiPeriodDiscriminator(channels=1), msd=MultiScaleDiscriminator(channels=2), griffin_lim_iters=4,
+        )  # fmt: skip
+
+    run_training(factory, ToneDataset(4), config, output_dir, resume=resume)
+    return {name: value.clone() for name, value in pipeline.vocoder.state_dict().items()}
+
+
+def test_through_the_loop_metrics_samples_export_and_exact_resume(tiny_pipeline_dir, tmp_path):
+    straight = _run_loop(tiny_pipeline_dir, tmp_path / "straight", 4)
+    metrics = [json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["step"] == 4 and metrics[-1]["mel_l1"] > 0 and metrics[-1]["griffin_lim_mrstft"] > 0
+    assert (tmp_path / "straight" / "samples" / "step-00000004" / "00_vocoder.wav").is_file()
+    exported = AudioDiffusionPipeline.from_pretrained(tmp_path / "straight" / "model")
+    for name, value in straight.items():
+        assert torch.equal(exported.vocoder.state_dict()[name], value), name
+
+    _run_loop(tiny_pipeline_dir, tmp_path / "interrupted", 2)  # "killed" after the step-2 checkpoint
+    resumed = _run_loop(tiny_pipeline_dir, tmp_path / "interrupted", 4, resume=True)
+    for name, value in straight.items():
+        assert torch.allclose(resumed[name], value, atol=1e-6), name
 
 
 def test_rejects_mismatched_mel_accumulation_and_short_validation_clips():
