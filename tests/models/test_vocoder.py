@@ -40,7 +40,8 @@ def test_output_length_is_frames_times_hop(config, frames):
 @torch.no_grad()
 def test_other_hop_and_mels():
     audio = AudioConfig(hop_length=256, n_mels=80, sample_rate=22050, fmax=11025.0)
-    config = VocoderConfig(upsample_rates=(8, 8, 2, 2), upsample_kernel_sizes=(16, 16, 4, 4), upsample_initial_channel=16,
+    config = VocoderConfig(upsample_rates=(8, 8, 2, 2), upsample_kernel_sizes=(16, 16, 4, 4),
+                           upsample_initial_channel=16,
                            resblock="2", resblock_kernel_sizes=(3,), resblock_dilation_sizes=((1, 3),))
     vocoder = HifiGanVocoder.from_configs(config, audio)
     assert vocoder(torch.randn(1, 80, 10)).shape == (1, 2560)
