@@ -1,8 +1,8 @@
 """Training losses as small pure functions, each checkable against its paper's equation.
 
 GAN losses are the least-squares ones of Mao et al. 2017 (LSGAN) as HiFi-GAN uses them
-(Kong et al. 2020, eqs. 1-2 and 5-6): summed over sub-discriminators, each averaged over
-its positions.  Inputs are lists with one tensor per sub-discriminator, as returned by
+(Kong et al. 2020, eqs. 1-4; sec. 2.4 "Final Loss" sums them over sub-discriminators), each
+averaged over its positions.  Inputs are lists with one tensor per sub-discriminator, as returned by
 :mod:`audiodiff.models.discriminators` (any discriminator that returns lists fits).
 """
 
@@ -12,7 +12,7 @@ import torch
 
 
 def discriminator_loss(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor]) -> torch.Tensor:
-    """LS discriminator loss, HiFi-GAN eq. 1 summed over sub-discriminators (eq. 5):
+    """LS discriminator loss, HiFi-GAN eq. 1 summed over sub-discriminators (sec. 2.4):
     ``sum_k E[(D_k(x) - 1)^2] + E[D_k(G(s))^2]``.
 
     Args:
@@ -29,7 +29,7 @@ def discriminator_loss(real_logits: list[torch.Tensor], fake_logits: list[torch.
 
 
 def generator_adversarial_loss(fake_logits: list[torch.Tensor]) -> torch.Tensor:
-    """LS generator loss, HiFi-GAN eq. 2 summed over sub-discriminators (eq. 6): ``sum_k E[(D_k(G(s)) - 1)^2]``.
+    """LS generator loss, HiFi-GAN eq. 2 summed over sub-discriminators (sec. 2.4): ``sum_k E[(D_k(G(s)) - 1)^2]``.
 
     Returns:
         Scalar loss; 0 when every discriminator scores the generated audio as real (1).
@@ -37,7 +37,9 @@ def generator_adversarial_loss(fake_logits: list[torch.Tensor]) -> torch.Tensor:
     return sum(torch.mean((1 - fake.float()) ** 2) for fake in fake_logits)
 
 
-def feature_matching_loss(real_features: list[list[torch.Tensor]], fake_features: list[list[torch.Tensor]]) -> torch.Tensor:
+def feature_matching_loss(
+    real_features: list[list[torch.Tensor]], fake_features: list[list[torch.Tensor]]
+) -> torch.Tensor:
     """Feature matching, HiFi-GAN eq. 4 (Larsen et al. 2016): ``sum_k sum_i 1/N_i ||D_k^i(x) - D_k^i(G(s))||_1``.
 
     Args:

@@ -3,7 +3,7 @@
 Per step (paper sec. 2.3-2.4 and 4): take random segments of ``segment_frames * hop_length``
 samples, compute their log-mel with the pipeline's front end, synthesise them with the
 generator, update the discriminators (MPD + MSD) with the least-squares loss, then update
-the generator with ``L_adv + feature_weight * L_fm + mel_weight * L_mel`` (eq. 7, weights 2 and 45).
+the generator with ``L_adv + feature_weight * L_fm + mel_weight * L_mel`` (sec. 2.4, weights 2 and 45).
 Both optimisers are AdamW with ``TrainConfig.adam_betas`` (paper: 0.8, 0.99) and an
 exponential LR decay of ``lr_decay`` per epoch, applied smoothly per step (see
 :class:`VocoderStage`).
@@ -24,7 +24,7 @@ from ..audio import write_wav
 from ..errors import IncompatibleModelError
 from ..mel import MelSpectrogram
 from ..model_folder import read_model_index
-from ..models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
+from ..models.discriminators import FeatureMaps, Logits, MultiPeriodDiscriminator, MultiScaleDiscriminator
 from ..models.vocoder import HifiGanVocoder
 from ..pipeline import AudioDiffusionPipeline
 from .common import export_pipeline, frame_mask, step_generator
@@ -210,7 +210,9 @@ class VocoderStage(TrainingStage):
             real_mel = self.mel(real)
         return real, real_mel, frame_mask(sample_mask, hop_length, frames)
 
-    def _discriminate(self, real: torch.Tensor, fake: torch.Tensor):
+    def _discriminate(
+        self, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[Logits, Logits, FeatureMaps, FeatureMaps]:
         """Run both discriminators once on ``[real; fake]``; returns (real logits, fake logits,
         real features, fake features), each a list over all sub-discriminators."""
         batch = real.shape[0]
@@ -226,7 +228,7 @@ class VocoderStage(TrainingStage):
         )
 
     def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """LS discriminator update (eq. 5) on detached generator output."""
+        """LS discriminator update (eq. 1, summed over sub-discriminators) on detached generator output."""
         self.optimizer_d.zero_grad()
         real_logits, fake_logits, _, _ = self._discriminate(real, fake)
         loss = discriminator_loss(real_logits, fake_logits)
@@ -238,7 +240,7 @@ class VocoderStage(TrainingStage):
     def _generator_step(
         self, real: torch.Tensor, fake: torch.Tensor, real_mel: torch.Tensor, mask: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        """Generator update, eq. 6: ``L_adv + feature_weight * L_fm + mel_weight * L_mel``."""
+        """Generator update, sec. 2.4 final loss: ``L_adv + feature_weight * L_fm + mel_weight * L_mel``."""
         weights = self.config.vocoder
         self.optimizer_g.zero_grad()
         _, fake_logits, real_features, fake_features = self._discriminate(real, fake)
@@ -291,7 +293,8 @@ class VocoderStage(TrainingStage):
         """Validation clips as ``(1, samples)`` on the device, cut to whole hops."""
         hop_length = self.mel.config.hop_length
         device = self.accelerator.device
-        return [clip[None, : clip.shape[0] // hop_length * hop_length].float().to(device) for clip in self.validation_audio]
+        clips = self.validation_audio
+        return [clip[None, : clip.shape[0] // hop_length * hop_length].float().to(device) for clip in clips]
 
     def _griffin_lim_baselines(self, targets: list[torch.Tensor]) -> list[torch.Tensor]:
         """Griffin-Lim inversions of the validation log-mels, computed once (they do not change in training)."""
@@ -346,7 +349,8 @@ class VocoderStage(TrainingStage):
         """
         pipeline_dir = Path(pipeline_dir)
         read_model_index(pipeline_dir)
-        _check_compatible(self.accelerator.unwrap_model(self.generator), MelSpectrogram.from_pretrained(pipeline_dir / "mel"))
+        generator = self.accelerator.unwrap_model(self.generator)
+        _check_compatible(generator, MelSpectrogram.from_pretrained(pipeline_dir / "mel"))
         if not self.accelerator.is_main_process:
             return
         staging, target, old = (pipeline_dir / name for name in ("vocoder.tmp", "vocoder", "vocoder.old"))
