@@ -1,8 +1,25 @@
-"""audiodiff: open latent text-to-audio diffusion (VAE on log-mel, cross-attention U-Net, HiFi-GAN)."""
+"""audiodiff: open latent text-to-audio diffusion (VAE on log-mel, cross-attention U-Net, HiFi-GAN).
 
-from .mel import MelSpectrogram
-from .models.vocoder import HifiGanVocoder
-from .pipeline import AudioDiffusionOutput, AudioDiffusionPipeline
+The public classes are imported lazily, so ``audiodiff --help`` starts without loading torch.
+"""
 
-__all__ = ["AudioDiffusionOutput", "AudioDiffusionPipeline", "HifiGanVocoder", "MelSpectrogram"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "AudioDiffusionPipeline": "audiodiff.pipeline",
+    "AudioDiffusionOutput": "audiodiff.pipeline",
+    "HifiGanVocoder": "audiodiff.models.vocoder",
+    "MelSpectrogram": "audiodiff.mel",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'audiodiff' has no attribute {name!r}")
