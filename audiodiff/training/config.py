@@ -23,6 +23,9 @@ class VocoderTrainConfig:
     feature_weight: float = 2.0
     lr_decay: float = 0.999
     segment_frames: int = 32  # frames per training segment (segment = frames * hop_length samples)
+    mpd_channels: int = 32  # multi-period discriminator width (paper: 32)
+    msd_channels: int = 128  # multi-scale discriminator width (paper: 128)
+    lr_decay_steps: int = 1000  # optimiser steps per "epoch" of lr_decay
 
 
 @dataclass(frozen=True)

@@ -141,11 +141,17 @@ def _stage_builder(job: TrainJob, config: TrainConfig, pipeline: AudioDiffusionP
 
         return lambda accelerator: VAEStage(config, accelerator, pipeline, validation)
     if job.stage == "vocoder":
+        from ..models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
         from .vocoder import VocoderStage
 
-        audio = [validation[i]["audio"] for i in range(len(validation))] if validation is not None else None
-        return lambda accelerator: VocoderStage(config, accelerator, pipeline.vocoder, pipeline.mel, audio,
-                                                pipeline=pipeline)
+        items = [validation[i] for i in range(len(validation))] if validation is not None else []
+        audio = [item["audio"][item["audio_mask"].bool()] for item in items] or None  # without the padding
+        settings = config.vocoder
+        return lambda accelerator: VocoderStage(
+            config, accelerator, pipeline.vocoder, pipeline.mel, audio, pipeline=pipeline,
+            mpd=MultiPeriodDiscriminator(channels=settings.mpd_channels),
+            msd=MultiScaleDiscriminator(channels=settings.msd_channels), steps_per_epoch=settings.lr_decay_steps,
+        )
     from .diffusion import DiffusionStage
 
     conditioner = TextStateCache(job.cache, model=job.model).lookup if job.cache is not None else None
