@@ -8,6 +8,7 @@ weighted by ``disc_weight``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from .config import TrainConfig
 from .losses import discriminator_loss, generator_adversarial_loss
 from .stage import TrainingStage
 from .visuals import save_mel_comparison
+
+log = logging.getLogger(__name__)
 
 NUM_EVAL_IMAGES = 2
 
@@ -164,5 +167,26 @@ class VAEStage(TrainingStage):
         vae.train()
         return {"mel_l1": total / count}
 
+    @torch.no_grad()
+    def latent_scaling_factor(self) -> float | None:
+        """``1 / std`` of the (unscaled) posterior-mean latents of the validation clips, so diffusion sees
+        unit-variance latents (Rombach et al. 2022, sec. 3.1 and appendix G); None without validation clips."""
+        if self.validation is None or len(self.validation) == 0:
+            return None
+        vae = self.pipeline.vae.eval()
+        latents = []
+        for i in range(len(self.validation)):
+            item = self.validation[i]
+            image, _ = self.images({"audio": item["audio"][None], "audio_mask": item["audio_mask"][None]})
+            latents.append(vae.encode(image).latent_dist.mode().flatten())
+        return float(1.0 / torch.cat(latents).std().clamp(min=1e-6))
+
     def export(self, directory: Path) -> None:
+        """Write the pipeline with the trained VAE, its ``scaling_factor`` set from the validation latents."""
+        scale = self.latent_scaling_factor()
+        if scale is None:
+            log.warning("No validation clips: keeping the VAE's scaling_factor %s.", self.pipeline.vae.config.scaling_factor)
+        else:
+            self.pipeline.vae.register_to_config(scaling_factor=scale)
+            log.info("VAE latent scaling_factor set to %.4g", scale)
         export_pipeline(self.pipeline, directory, self.config.max_shard_size, vae=self.pipeline.vae.eval())

@@ -49,6 +49,13 @@ def test_vae_overfits_a_few_clips_and_exports_a_loadable_pipeline(tiny_pipeline,
     exported = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
     for name, value in tiny_pipeline.vae.state_dict().items():
         assert torch.allclose(exported.vae.state_dict()[name], value)
+    # the exported scaling factor makes the validation latents unit-variance
+    from audiodiff.models.vae import encode_mel
+
+    audio = torch.stack([item["audio"] for item in ToneDataset(2)])
+    latents = encode_mel(exported.vae, exported.mel.normalize(exported.mel(audio)))
+    assert exported.vae.config.scaling_factor != 1.0
+    assert abs(float(latents.std()) - 1.0) < 0.05
 
 
 def test_diffusion_loss_falls_when_overfitting(tiny_pipeline, tmp_path):
