@@ -11,6 +11,7 @@ import torch
 from .audio import write_wav
 from .devices import resolve_device
 from .errors import InvalidArgumentError, ModelNotFoundError
+from .fast import prepare_for_inference
 from .model_folder import default_model_path
 from .pipeline import AudioDiffusionPipeline
 from .schedulers import check_scheduler_name, swap_scheduler
@@ -48,7 +49,10 @@ def read_prompts_file(path: Path) -> list[str]:
 
 
 def load_pipeline(model: Path | None, device: str = "auto") -> AudioDiffusionPipeline:
-    """Load a pipeline folder (default model when ``model`` is None) onto ``device``.
+    """Load a pipeline folder (default model when ``model`` is None) onto ``device``, ready for inference.
+
+    The safe fast paths of :func:`audiodiff.fast.prepare_for_inference` are applied (vocoder
+    weight norm folded, eval mode, SDPA attention), so the result is for generation, not training.
 
     Raises:
         ModelNotFoundError: no folder, or no default model installed.
@@ -62,7 +66,7 @@ def load_pipeline(model: Path | None, device: str = "auto") -> AudioDiffusionPip
             "one (docs/training.md)."
         )
     pipe = AudioDiffusionPipeline.from_pretrained(model)
-    return pipe.to(target)
+    return prepare_for_inference(pipe).to(target)
 
 
 def output_paths(job: GenerateJob, count: int) -> list[Path]:

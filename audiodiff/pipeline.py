@@ -187,7 +187,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         return audio[:, :num_samples].float().clamp(-1.0, 1.0)
 
     # ------------------------------------------------------------------ generation
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(
         self,
         prompt: str | list[str],

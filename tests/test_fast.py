@@ -1,0 +1,86 @@
+"""Fast paths (audiodiff.fast): each gives the plain path's audio within fp16 tolerance, on the tiny model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+from audiodiff.errors import InvalidArgumentError
+from audiodiff.fast import enable_fast_path, is_weight_norm_folded, prepare_for_inference
+from audiodiff.generate import load_pipeline
+
+DURATION = 0.5
+STEPS = 3
+PROMPTS = ["a cat meowing", "rain on a roof"]
+# fp16 has a 2**-10 ~ 1e-3 relative step; audio lies in [-1, 1].
+FP16_ATOL = 1e-3
+
+
+def generate(pipe, **kwargs) -> np.ndarray:
+    generators = [torch.Generator().manual_seed(s) for s in range(len(PROMPTS))]
+    return pipe(PROMPTS, duration=DURATION, num_inference_steps=STEPS, generator=generators, **kwargs).audios
+
+
+@pytest.fixture()
+def plain_audio(tiny_pipeline) -> np.ndarray:
+    return generate(tiny_pipeline)
+
+
+def test_prepare_for_inference_folds_weight_norm_and_keeps_audio(tiny_pipeline, plain_audio):
+    assert not is_weight_norm_folded(tiny_pipeline.vocoder)
+    prepare_for_inference(tiny_pipeline)
+    assert is_weight_norm_folded(tiny_pipeline.vocoder)
+    np.testing.assert_allclose(generate(tiny_pipeline), plain_audio, atol=FP16_ATOL)
+
+
+def test_vocoder_folded_equals_weight_normed(tiny_pipeline):
+    mel = torch.randn(2, tiny_pipeline.mel.config.n_mels, 40)
+    with torch.inference_mode():
+        before = tiny_pipeline.vocoder(mel)
+        tiny_pipeline.vocoder.remove_weight_norm()
+        after = tiny_pipeline.vocoder(mel)
+    torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-4)
+
+
+def test_sdpa_attention_restored(tiny_pipeline, plain_audio):
+    tiny_pipeline.unet.set_attn_processor(AttnProcessor())
+    np.testing.assert_allclose(generate(tiny_pipeline), plain_audio, atol=FP16_ATOL)  # the classic path agrees
+    prepare_for_inference(tiny_pipeline)
+    processors = list(tiny_pipeline.unet.attn_processors.values()) + list(tiny_pipeline.vae.attn_processors.values())
+    assert processors and all(isinstance(p, AttnProcessor2_0) for p in processors)
+
+
+def test_channels_last_equals_plain(tiny_pipeline, plain_audio):
+    settings = enable_fast_path(tiny_pipeline, channels_last=True)
+    assert settings.channels_last
+    conv = tiny_pipeline.unet.conv_in.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_allclose(generate(tiny_pipeline), plain_audio, atol=FP16_ATOL)
+
+
+def test_call_runs_in_inference_mode(tiny_pipeline):
+    seen = []
+    tiny_pipeline.unet.register_forward_hook(lambda _m, _a, out: seen.append(torch.is_inference_mode_enabled()))
+    generate(tiny_pipeline)
+    assert seen and all(seen)
+
+
+def test_text_encoded_once_per_batch(tiny_pipeline):
+    calls = []
+    tiny_pipeline.text_encoder.register_forward_hook(lambda *_: calls.append(1))
+    generate(tiny_pipeline)
+    assert len(calls) == 1  # prompts and negative prompts together, once, not per step
+
+
+def test_load_pipeline_is_prepared(tiny_pipeline_dir, tiny_pipeline, plain_audio):
+    pipe = load_pipeline(tiny_pipeline_dir, "cpu")
+    pipe.set_progress_bar_config(disable=True)
+    assert is_weight_norm_folded(pipe.vocoder)
+    np.testing.assert_allclose(generate(pipe), plain_audio, atol=FP16_ATOL)
+
+
+def test_unknown_compile_mode_is_rejected(tiny_pipeline):
+    with pytest.raises(InvalidArgumentError, match="compile"):
+        enable_fast_path(tiny_pipeline, compile="turbo")
