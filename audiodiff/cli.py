@@ -96,7 +96,8 @@ def _add_init_model(sub: argparse._SubParsersAction) -> None:
                        description="Build a pipeline from a model config with random weights (for tests and as "
                                    "the start of training) and save it as a pipeline folder.")
     p.add_argument("output", type=Path, metavar="OUT", help="folder to write")
-    p.add_argument("--config", type=Path, default=Path("configs/model/tiny.yaml"), help="model YAML (configs/model/)")
+    p.add_argument("--config", type=Path, default=None,
+                   help="model YAML (default: configs/model/tiny.yaml; configs/model/default.yaml for real training)")
     p.add_argument("--seed", type=int, default=0, help="seed for the random weights (default: 0)")
     p.set_defaults(run=_run_init_model)
 
@@ -108,7 +109,7 @@ def _run_init_model(args: argparse.Namespace) -> None:
     from .factory import build_pipeline
 
     torch.manual_seed(args.seed)
-    pipe = build_pipeline(load_config(args.config))
+    pipe = build_pipeline(load_config(args.config or _shipped_config("model", "tiny.yaml")))
     pipe.save_pretrained(args.output)
     print(args.output)
 
@@ -171,7 +172,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _run_train(args: argparse.Namespace) -> None:
     from .training.run import TrainJob, run_job
 
-    config = args.config or Path("configs/train") / f"{args.stage}.yaml"
+    config = args.config or _shipped_config("train", f"{args.stage}.yaml")
     print(run_job(TrainJob(stage=args.stage, config=config, output_dir=args.output_dir, data=args.data,
                            model=args.model, model_config=args.model_config, cache=args.cache, resume=args.resume,
                            max_shard_size=args.max_shard_size, max_steps=args.max_steps)))
@@ -184,7 +185,7 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
                                    "RANK only LoRA adapters are trained (peft) and merged into the exported U-Net. "
                                    "The export in OUTPUT_DIR/model loads with `audiodiff generate --model`.")
     p.add_argument("--model", type=Path, required=True, help="trained pipeline folder to start from")
-    p.add_argument("--config", type=Path, default=Path("configs/train/finetune.yaml"), help="training YAML")
+    p.add_argument("--config", type=Path, default=None, help="training YAML (default: configs/train/finetune.yaml)")
     p.add_argument("--lora", type=int, default=None, metavar="RANK", help="train LoRA adapters of this rank")
     _add_training_options(p)
     p.set_defaults(run=_run_finetune)
@@ -193,9 +194,16 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
 def _run_finetune(args: argparse.Namespace) -> None:
     from .training.run import TrainJob, run_job
 
-    print(run_job(TrainJob(stage="diffusion", config=args.config, output_dir=args.output_dir, data=args.data,
+    config = args.config or _shipped_config("train", "finetune.yaml")
+    print(run_job(TrainJob(stage="diffusion", config=config, output_dir=args.output_dir, data=args.data,
                            model=args.model, cache=args.cache, resume=args.resume, lora_rank=args.lora,
                            max_shard_size=args.max_shard_size, max_steps=args.max_steps)))
+
+
+def _shipped_config(kind: str, name: str) -> Path:
+    """``configs/KIND/NAME`` of the working directory when present, else of the audiodiff source tree."""
+    local = Path("configs") / kind / name
+    return local if local.is_file() else Path(__file__).resolve().parent.parent / "configs" / kind / name
 
 
 # ---------------------------------------------------------------------- entry point
