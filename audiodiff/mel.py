@@ -97,3 +97,11 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`normalize`."""
         return x * self.config.mel_std + self.config.mel_mean
+
+
+def frame_mask(audio_mask: torch.Tensor, hop_length: int, frames: int) -> torch.Tensor:
+    """Sample mask ``(batch, samples)`` -> frame mask ``(batch, frames)``: a frame counts when its hop starts in real audio."""
+    mask = audio_mask[:, ::hop_length][:, :frames]
+    if mask.shape[1] < frames:
+        mask = torch.nn.functional.pad(mask, (0, frames - mask.shape[1]))
+    return mask.float()

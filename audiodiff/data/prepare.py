@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..devices import resolve_device
+from ..mel import frame_mask
 from ..models import text_encoder as text_encoders
 from ..models import vae as vaes
 from ..pipeline import AudioDiffusionPipeline
@@ -131,8 +131,8 @@ def write_latents(
         for batch in tqdm(loader, desc=f"Encoding {split} latents", unit="batch", disable=None):
             mel = pipe.mel.normalize(pipe.mel(batch["audio"].to(pipe.device)))
             latents = vaes.encode_mel(pipe.vae, mel)
-            mask = latent_frame_mask(batch["audio_mask"], pipe.mel.config.hop_length,
-                                     vaes.downsampling_factor(pipe.vae), latents.shape[2])
+            hop = pipe.mel.config.hop_length * vaes.downsampling_factor(pipe.vae)
+            mask = frame_mask(batch["audio_mask"], hop, latents.shape[2]).to(torch.uint8)
             rows = writer.add({"latents": latents.to("cpu", dtype), "latents_mask": mask})
             shape = list(latents.shape[1:])
             for i, (shard, row) in zip(batch["index"].tolist(), rows):
@@ -142,12 +142,3 @@ def write_latents(
     writer.flush()
     return {"dtype": str(dtype).removeprefix("torch."), "files": writer.files, "shape": shape,
             "sample_rate": pipe.sample_rate, "segment_seconds": segment_seconds, "seed": seed, "clips": records}
-
-
-def latent_frame_mask(audio_mask: torch.Tensor, hop_length: int, factor: int, latent_frames: int) -> torch.Tensor:
-    """``(batch, latent_frames)`` uint8: 1 where a latent frame covers real audio, from the ``(batch, samples)``
-    audio mask; a frame covering any real sample counts (``ceil(ceil(samples / hop_length) / factor)``)."""
-    real_samples = audio_mask.sum(dim=1).long().tolist()
-    real_frames = [math.ceil(math.ceil(n / hop_length) / factor) for n in real_samples]
-    positions = torch.arange(latent_frames).unsqueeze(0)
-    return (positions < torch.tensor(real_frames).unsqueeze(1)).to(torch.uint8)

@@ -45,13 +45,18 @@ class PeriodDiscriminator(nn.Module):
         if samples % self.period:  # reflect-pad to a whole number of periods, as the paper's code does
             audio = F.pad(audio.unsqueeze(1), (0, self.period - samples % self.period), "reflect").squeeze(1)
         x = audio.view(batch, 1, -1, self.period)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            features.append(x)
-        x = self.conv_post(x)
+        return conv_stack(self.convs, self.conv_post, x)
+
+
+def conv_stack(convs: nn.ModuleList, conv_post: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run convolutions with leaky ReLU, then the output convolution; return flattened logits and every layer's output."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU_SLOPE)
         features.append(x)
-        return x.flatten(1), features
+    x = conv_post(x)
+    features.append(x)
+    return x.flatten(1), features
 
 
 class ScaleDiscriminator(nn.Module):
@@ -76,13 +81,7 @@ class ScaleDiscriminator(nn.Module):
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``audio: (batch, samples)`` -> logits ``(batch, positions)`` and 8 feature maps."""
         x = audio.unsqueeze(1)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            features.append(x)
-        x = self.conv_post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return conv_stack(self.convs, self.conv_post, x)
 
 
 class MultiPeriodDiscriminator(nn.Module):

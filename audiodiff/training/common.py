@@ -7,20 +7,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..mel import frame_mask  # noqa: F401  (re-exported for the stages)
 from ..pipeline import AudioDiffusionPipeline
 
 
 def step_generator(seed: int, step: int, process_index: int = 0) -> torch.Generator:
     """A CPU generator that depends only on (seed, step, process): randomness that survives resumption exactly."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 1_009 + process_index)
-
-
-def frame_mask(audio_mask: torch.Tensor, hop_length: int, frames: int) -> torch.Tensor:
-    """Sample mask ``(batch, samples)`` -> frame mask ``(batch, frames)``: a frame counts when its hop starts in real audio."""
-    mask = audio_mask[:, ::hop_length][:, :frames]
-    if mask.shape[1] < frames:
-        mask = torch.nn.functional.pad(mask, (0, frames - mask.shape[1]))
-    return mask.float()
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
