@@ -154,6 +154,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-shard-size", default=None, help="largest safetensors shard of the export, e.g. 15MB")
     p.add_argument("--max-steps", type=int, default=None, help="override the config's max_steps")
     p.add_argument("--cache", type=Path, default=None, help="diffusion: a folder from `audiodiff prepare`")
+    p.add_argument("--validation-list", type=Path, default=None,
+                   help="text file naming the validation clips, one per line (default: a seeded 3%% split)")
 
 
 @command("train")
@@ -175,7 +177,8 @@ def _run_train(args: argparse.Namespace) -> None:
     config = args.config or _shipped_config("train", f"{args.stage}.yaml")
     print(run_job(TrainJob(stage=args.stage, config=config, output_dir=args.output_dir, data=args.data,
                            model=args.model, model_config=args.model_config, cache=args.cache, resume=args.resume,
-                           max_shard_size=args.max_shard_size, max_steps=args.max_steps)))
+                           max_shard_size=args.max_shard_size, max_steps=args.max_steps,
+                           validation_list=args.validation_list)))
 
 
 @command("finetune")
@@ -197,7 +200,8 @@ def _run_finetune(args: argparse.Namespace) -> None:
     config = args.config or _shipped_config("train", "finetune.yaml")
     print(run_job(TrainJob(stage="diffusion", config=config, output_dir=args.output_dir, data=args.data,
                            model=args.model, cache=args.cache, resume=args.resume, lora_rank=args.lora,
-                           max_shard_size=args.max_shard_size, max_steps=args.max_steps)))
+                           max_shard_size=args.max_shard_size, max_steps=args.max_steps,
+                           validation_list=args.validation_list)))
 
 
 def _shipped_config(kind: str, name: str) -> Path:

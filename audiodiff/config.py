@@ -88,6 +88,17 @@ class VocoderConfig:
     resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
 
 
+VOCODER_PRESETS: dict[str, VocoderConfig] = {
+    # Kong et al. 2020, appendix A.1, with the first upsampling adapted to hop 160 (5, 4, 2, 2, 2)
+    "v1": VocoderConfig(upsample_initial_channel=512),
+    "v2": VocoderConfig(upsample_initial_channel=128),
+    "v3": VocoderConfig(
+        upsample_initial_channel=256, resblock="2", resblock_kernel_sizes=(3, 5, 7),
+        resblock_dilation_sizes=((1, 2), (2, 6), (3, 12)),
+    ),
+}
+
+
 @dataclass(frozen=True)
 class TextEncoderConfig:
     """Which text encoder conditions the U-Net.

@@ -43,6 +43,8 @@ class TrainJob:
         cache: for diffusion, a folder from ``audiodiff prepare`` (text states, and latents if it has them).
         lora_rank: for diffusion, train LoRA adapters of this rank instead of the full U-Net.
         max_shard_size: overrides the config's export shard size (e.g. ``"15MB"``).
+        validation_list: a text file naming the validation clips, one file name per line (rows with a
+            ``split`` column keep theirs); default: a seeded ``validation_fraction`` of the clips.
     """
 
     stage: str
@@ -56,6 +58,7 @@ class TrainJob:
     lora_rank: int | None = None
     max_shard_size: str | None = None
     max_steps: int | None = None
+    validation_list: Path | None = None
 
 
 def run_job(job: TrainJob) -> Path:
@@ -115,7 +118,12 @@ def _datasets(job: TrainJob, config: TrainConfig, pipeline: AudioDiffusionPipeli
             validation = None
         return train, validation, collate_latents
     clips = read_dataset(job.data)
-    train_clips, validation_clips = split_clips(clips, config.validation_fraction, config.seed)
+    listed = None
+    if job.validation_list is not None:
+        if not job.validation_list.is_file():
+            raise InvalidArgumentError(f"Validation list {job.validation_list} not found; give a text file of file names.")
+        listed = [line.strip() for line in job.validation_list.read_text().splitlines() if line.strip()]
+    train_clips, validation_clips = split_clips(clips, config.validation_fraction, config.seed, listed)
     sample_rate = pipeline.mel.config.sample_rate
     train = AudioCaptionDataset(train_clips, sample_rate, config.segment_seconds, train=True, seed=config.seed)
     validation = None

@@ -89,3 +89,21 @@ def test_remove_weight_norm_keeps_the_output():
     before = vocoder(mel)
     vocoder.remove_weight_norm()
     torch.testing.assert_close(vocoder(mel), before, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["v1", "v2", "v3"])
+def test_paper_presets_build_and_cover_one_hop_per_frame(name):
+    from audiodiff.config import VOCODER_PRESETS, AudioConfig
+
+    vocoder = HifiGanVocoder.from_configs(VOCODER_PRESETS[name], AudioConfig())
+    with torch.no_grad():
+        audio = vocoder(torch.randn(1, 64, 7))
+    assert audio.shape == (1, 7 * 160)
+
+
+def test_presets_keep_the_papers_size_order():
+    from audiodiff.config import VOCODER_PRESETS, AudioConfig
+
+    size = {k: sum(p.numel() for p in HifiGanVocoder.from_configs(v, AudioConfig()).parameters())
+            for k, v in VOCODER_PRESETS.items()}
+    assert size["v1"] > size["v3"] > size["v2"]
