@@ -6,13 +6,17 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-import pytest
-import soundfile as sf
-import torch
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# The models in the tests are tiny: one thread is as fast, and it stays fast when other jobs share the
+# cores (multi-threaded BLAS/OpenMP spins badly under contention). Subprocesses inherit the variable.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_CONFIG = REPO / "configs" / "model" / "tiny.yaml"
