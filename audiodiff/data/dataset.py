@@ -124,15 +124,18 @@ def crop(audio: np.ndarray, start: int, segment_samples: int) -> tuple[np.ndarra
 
 
 def collate(items: Sequence[dict]) -> dict[str, torch.Tensor | list[str]]:
-    """Batch items: ``audio`` and ``audio_mask`` ``(batch, segment_samples)``, ``index`` ``(batch,)`` long,
-    ``caption`` and ``name`` lists of str."""
-    return {
-        "audio": torch.stack([item["audio"] for item in items]),
-        "audio_mask": torch.stack([item["audio_mask"] for item in items]),
-        "caption": [item["caption"] for item in items],
-        "index": torch.tensor([item["index"] for item in items], dtype=torch.long),
-        "name": [item["name"] for item in items],
-    }
+    """Batch dataset items field by field: tensors are stacked (``audio``/``audio_mask`` ``(batch, samples)``,
+    ``latents`` ``(batch, C, h, w)``, ...), ints become a ``(batch,)`` long tensor, strings stay lists."""
+    batch: dict[str, torch.Tensor | list[str]] = {}
+    for key, first in items[0].items():
+        values = [item[key] for item in items]
+        if isinstance(first, torch.Tensor):
+            batch[key] = torch.stack(values)
+        elif isinstance(first, int):
+            batch[key] = torch.tensor(values, dtype=torch.long)
+        else:
+            batch[key] = values
+    return batch
 
 
 def scan_clips(

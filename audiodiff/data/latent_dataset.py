@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -49,15 +48,3 @@ class LatentDataset(Dataset):
         if self.train:
             caption = record.captions[item_rng(self.seed, index, self.epoch).integers(len(record.captions))]
         return {"latents": latents[0], "latents_mask": mask[0], "caption": caption, "index": index, "name": record.name}
-
-
-def collate_latents(items: Sequence[dict]) -> dict[str, torch.Tensor | list[str]]:
-    """Batch :class:`LatentDataset` items: ``latents`` ``(batch, C, h, w)``, ``latents_mask`` ``(batch, h)``,
-    ``index`` ``(batch,)`` long, ``caption`` and ``name`` lists."""
-    return {
-        "latents": torch.stack([item["latents"] for item in items]),
-        "latents_mask": torch.stack([item["latents_mask"] for item in items]),
-        "caption": [item["caption"] for item in items],
-        "index": torch.tensor([item["index"] for item in items], dtype=torch.long),
-        "name": [item["name"] for item in items],
-    }

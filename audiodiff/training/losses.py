@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from .common import masked_mean
+
 
 def discriminator_loss(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor]) -> torch.Tensor:
     """LS discriminator loss, HiFi-GAN eq. 1 summed over sub-discriminators (sec. 2.4):
@@ -68,7 +70,4 @@ def mel_l1_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tens
         Scalar mean absolute difference over the counted bins; not yet multiplied by lambda_mel = 45.
     """
     difference = torch.abs(prediction.float() - target.float())
-    if mask is None:
-        return difference.mean()
-    weights = mask.to(difference.dtype).unsqueeze(1).expand_as(difference)
-    return (difference * weights).sum() / weights.sum().clamp(min=1)
+    return difference.mean() if mask is None else masked_mean(difference, mask.unsqueeze(1))

@@ -17,7 +17,7 @@ from accelerate import Accelerator
 from torch.utils.data import Dataset
 
 from ..config import load_config
-from ..data import AudioCaptionDataset, LatentDataset, TextStateCache, collate, collate_latents, read_dataset, split_clips
+from ..data import AudioCaptionDataset, LatentDataset, TextStateCache, collate, read_dataset, split_clips
 from ..errors import InvalidArgumentError, TextEncoderNotFoundError
 from ..pipeline import AudioDiffusionPipeline
 from .config import TrainConfig
@@ -116,7 +116,7 @@ def _datasets(job: TrainJob, config: TrainConfig, pipeline: AudioDiffusionPipeli
             validation: Dataset | None = LatentDataset(job.cache, "validation", config.seed, model=job.model)
         except InvalidArgumentError:
             validation = None
-        return train, validation, collate_latents
+        return train, validation, collate
     clips = read_dataset(job.data)
     listed = None
     if job.validation_list is not None:

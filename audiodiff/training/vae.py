@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from ..mel import MelSpectrogram
 from ..models.patch_discriminator import PatchDiscriminator
-from ..models.vae import pad_frames
+from ..models.vae import downsampling_factor, pad_frames
 from ..pipeline import AudioDiffusionPipeline
 from .common import export_pipeline, frame_mask, masked_mean, step_generator
 from .config import TrainConfig
@@ -50,7 +50,7 @@ class Reconstruction(nn.Module):
 
     def noise_shape(self, image: torch.Tensor) -> tuple[int, ...]:
         """Latent shape for ``image``."""
-        factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        factor = downsampling_factor(self.vae)
         b, _, h, w = image.shape
         return (b, self.vae.config.latent_channels, h // factor, w // factor)
 
@@ -107,7 +107,7 @@ class VAEStage(TrainingStage):
         audio = batch["audio"].to(self.accelerator.device)
         mel = self.mel.normalize(self.mel(audio))
         mask = frame_mask(batch["audio_mask"].to(audio.device), self.mel.config.hop_length, mel.shape[-1])
-        factor = 2 ** (len(self.pipeline.vae.config.block_out_channels) - 1)
+        factor = downsampling_factor(self.pipeline.vae)
         image = pad_frames(mel.transpose(1, 2).unsqueeze(1), factor)
         mask = torch.nn.functional.pad(mask, (0, image.shape[2] - mask.shape[1]))
         return image, mask[:, None, :, None]

@@ -13,7 +13,8 @@ from audiodiff.data import prepare as prepare_module
 from audiodiff.data.cache import LatentCache, TextStateCache
 from audiodiff.data.dataset import AudioCaptionDataset
 from audiodiff.data.fingerprint import text_encoder_identity
-from audiodiff.data.latent_dataset import LatentDataset, collate_latents
+from audiodiff.data.dataset import collate
+from audiodiff.data.latent_dataset import LatentDataset
 from audiodiff.data.manifest import read_dataset
 from audiodiff.data.prepare import prepare_cache
 from audiodiff.data.split import split_clips
@@ -133,7 +134,7 @@ def test_latent_dataset_serves_cached_latents_and_seeded_paraphrases(prepared):
     _, cache = prepared
     train, validation = LatentDataset(cache, "train", seed=1), LatentDataset(cache, "validation")
     assert len(train) + len(validation) == 4
-    batch = collate_latents([train[i] for i in range(len(train))])
+    batch = collate([train[i] for i in range(len(train))])
     expected, _ = LatentCache(cache).lookup(batch["name"])
     assert torch.equal(batch["latents"], expected)
     assert validation[0]["caption"] == validation.records[0].captions[0]
