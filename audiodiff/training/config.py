@@ -26,6 +26,8 @@ class VocoderTrainConfig:
     mpd_channels: int = 32  # multi-period discriminator width (paper: 32)
     msd_channels: int = 128  # multi-scale discriminator width (paper: 128)
     lr_decay_steps: int = 1000  # optimiser steps per "epoch" of lr_decay
+    adversarial_start: int = 0  # steps of generator-only pre-training (mel + MR-STFT) before the GAN terms join
+    stft_weight: float = 0.0  # weight of the multi-resolution STFT loss (Yamamoto et al. 2020, eq. 6); 0: off
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class TrainConfig:
     log_every: int = 10
     eval_every: int = 1000
     checkpoint_every: int = 1000
+    checkpoint_minutes: float | None = None  # also checkpoint after this much wall time (None: steps only)
     keep_checkpoints: int = 2
     max_shard_size: str = "15MB"
     vae: VAETrainConfig = field(default_factory=VAETrainConfig)

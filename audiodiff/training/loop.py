@@ -4,7 +4,9 @@ The same run works on one CPU, one GPU or several GPUs under ``accelerate launch
 (DDP).  It checkpoints every ``checkpoint_every`` optimiser steps (atomically, see
 :mod:`audiodiff.training.checkpoint`), resumes exactly from the newest checkpoint,
 and stops with :class:`~audiodiff.errors.TrainingError` on a NaN/inf loss, keeping
-the last good checkpoint.
+the last good checkpoint.  Besides every ``checkpoint_every`` steps it checkpoints
+every ``checkpoint_minutes`` of wall time, and on SIGTERM or SIGINT it finishes the
+current step, checkpoints, exports and exits (a clean stop; ``--resume`` continues).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import importlib.util
 import json
 import logging
 import math
+import signal
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,7 +92,9 @@ def run_training(
         accelerator.init_trackers("logs")
 
     progress = tqdm(total=config.max_steps, initial=step, desc=f"train {stage.name}", disable=not accelerator.is_main_process)
-    while step < config.max_steps:
+    stop = _StopRequest()
+    last_checkpoint_time = time.monotonic()
+    while step < config.max_steps and not stop.requested:
         _set_epoch(train_dataset, loader, epoch)
         batches = accelerator.skip_first_batches(loader, batch_in_epoch) if batch_in_epoch else loader
         for batch in batches:
@@ -101,15 +107,20 @@ def run_training(
             progress.update()
             if step % config.log_every == 0 or step == config.max_steps:
                 _log(accelerator, progress, losses, stage, step)
-            if step % config.checkpoint_every == 0 or step == config.max_steps:
+            due = _checkpoint_due(config, step, last_checkpoint_time, stop.requested, accelerator.num_processes)
+            if due:
                 _checkpoint(stage, accelerator, output_dir, step, epoch, batch_in_epoch, config.keep_checkpoints)
+                last_checkpoint_time = time.monotonic()
             if step % config.eval_every == 0 or step == config.max_steps:
                 _evaluate(stage, accelerator, output_dir, step)
-            if step >= config.max_steps:
+            if step >= config.max_steps or stop.requested:
                 break
         else:
             epoch, batch_in_epoch = epoch + 1, 0
     progress.close()
+    stop.restore()
+    if stop.requested:
+        log.warning("stopped by %s at step %d; checkpointed, exporting; continue with --resume", stop.requested, step)
 
     model_dir = output_dir / MODEL_SUBDIR
     if accelerator.is_main_process:
@@ -118,6 +129,38 @@ def run_training(
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return model_dir
+
+
+class _StopRequest:
+    """Turns SIGTERM/SIGINT into a flag the loop reads after each step (main thread only)."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+        try:
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        except ValueError:  # not the main thread: signals stay as they were
+            self._previous = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = signal.Signals(signum).name
+        log.warning("%s received: stopping after this step (checkpoint, then export)", self.requested)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _checkpoint_due(config: TrainConfig, step: int, last_time: float, stopping: str | None, num_processes: int) -> bool:
+    """A checkpoint every ``checkpoint_every`` steps, at the end and on a stop; in a single-process run also
+    every ``checkpoint_minutes`` (processes' clocks could disagree, and all of them must checkpoint together)."""
+    if step % config.checkpoint_every == 0 or step == config.max_steps or stopping:
+        return True
+    minutes = config.checkpoint_minutes
+    return num_processes == 1 and minutes is not None and time.monotonic() - last_time >= 60.0 * minutes
 
 
 def _set_epoch(dataset: Dataset, loader: Any, epoch: int) -> None:

@@ -45,6 +45,7 @@ class TrainJob:
         max_shard_size: overrides the config's export shard size (e.g. ``"15MB"``).
         validation_list: a text file naming the validation clips, one file name per line (rows with a
             ``split`` column keep theirs); default: a seeded ``validation_fraction`` of the clips.
+        threads: CPU threads for torch's intra-op pool (None: torch's default).
     """
 
     stage: str
@@ -59,6 +60,7 @@ class TrainJob:
     max_shard_size: str | None = None
     max_steps: int | None = None
     validation_list: Path | None = None
+    threads: int | None = None
 
 
 def run_job(job: TrainJob) -> Path:
@@ -69,6 +71,8 @@ def run_job(job: TrainJob) -> Path:
         TrainingError: a non-finite loss (the last checkpoint is kept).
     """
     _check_job(job)
+    if job.threads is not None:
+        torch.set_num_threads(job.threads)
     config = load_config(job.config, TrainConfig)
     if job.max_shard_size:
         config = replace(config, max_shard_size=job.max_shard_size)
@@ -92,6 +96,8 @@ def _check_job(job: TrainJob) -> None:
         raise InvalidArgumentError("Give --model DIR (a pipeline folder to start from) or --model-config YAML.")
     if (job.cache is not None or job.lora_rank is not None) and job.stage != "diffusion":
         raise InvalidArgumentError("--cache and --lora apply to the diffusion stage only.")
+    if job.threads is not None and job.threads < 1:
+        raise InvalidArgumentError(f"--threads must be >= 1, got {job.threads}.")
     if job.lora_rank is not None and job.lora_rank < 1:
         raise InvalidArgumentError(f"--lora RANK must be >= 1, got {job.lora_rank}.")
 

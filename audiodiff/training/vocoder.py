@@ -113,6 +113,13 @@ class VocoderStage(TrainingStage):
                 f"gradient_accumulation_steps={config.gradient_accumulation_steps}: the vocoder stage updates "
                 "generator and discriminators every batch; set it to 1 and raise batch_size instead."
             )
+        segment = config.vocoder.segment_frames * mel.config.hop_length
+        shortest = max(n_fft for n_fft, _, _ in DEFAULT_RESOLUTIONS) // 2 + 1
+        if config.vocoder.stft_weight > 0 and segment < shortest:
+            raise ValueError(
+                f"vocoder.segment_frames={config.vocoder.segment_frames} gives {segment}-sample segments, too short for "
+                f"the STFT loss (at least {shortest} samples); raise segment_frames or set stft_weight: 0."
+            )
         self.validation_audio = _checked_validation_audio(validation_audio)
         self.pipeline = pipeline
         self.pipeline_dir: Path | None = None  # set by from_pipeline: export copies that folder
@@ -184,17 +191,25 @@ class VocoderStage(TrainingStage):
 
         Returns:
             ``loss`` (generator total), ``loss_discriminator``, ``loss_adversarial``, ``loss_feature``,
-            ``loss_mel`` (unweighted mel L1) and ``lr``; detached scalars.
+            ``loss_mel`` (unweighted mel L1), ``loss_stft`` (when ``stft_weight > 0``) and ``lr``; detached
+            scalars.  Before ``vocoder.adversarial_start`` only the reconstruction terms train the generator
+            (the discriminators are not run) and the adversarial keys are absent.
         """
         real, real_mel, mask = self._segments(batch, step)
         with self.accelerator.autocast():
             fake = self.generator(real_mel)
-        loss_d = self._discriminator_step(real, fake.detach())
-        losses = self._generator_step(real, fake, real_mel, mask)
+        adversarial = step >= self.config.vocoder.adversarial_start
+        if adversarial:
+            loss_d = self._discriminator_step(real, fake.detach()).detach()
+            losses = self._generator_step(real, fake, real_mel, mask)
+        else:
+            loss_d = torch.zeros(())
+            losses = self._reconstruction_step(real, fake, real_mel, mask)
         lr = self.scheduler_g.get_last_lr()[0]
         self.scheduler_g.step()
-        self.scheduler_d.step()
-        return {**losses, "loss_discriminator": loss_d.detach(), "lr": torch.tensor(lr)}
+        if adversarial:  # the discriminators' LR decays from the step they start training
+            self.scheduler_d.step()
+        return {**losses, "loss_discriminator": loss_d, "lr": torch.tensor(lr)}
 
     def _segments(self, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Real segments ``(batch, segment)``, their log-mel ``(batch, n_mels, frames)`` and frame mask."""
@@ -246,17 +261,45 @@ class VocoderStage(TrainingStage):
         _, fake_logits, real_features, fake_features = self._discriminate(real, fake)
         loss_adversarial = generator_adversarial_loss(fake_logits)
         loss_feature = feature_matching_loss(real_features, fake_features)
-        loss_mel = mel_l1_loss(self.mel(fake.float()), real_mel, mask)
-        loss = loss_adversarial + weights.feature_weight * loss_feature + weights.mel_weight * loss_mel
-        self.accelerator.backward(loss)
-        self._clip(list(self.generator.parameters()))
-        self.optimizer_g.step()
+        reconstruction, parts = self._reconstruction_loss(real, fake, real_mel, mask)
+        loss = loss_adversarial + weights.feature_weight * loss_feature + reconstruction
+        self._generator_update(loss)
         return {
             "loss": loss.detach(),
             "loss_adversarial": loss_adversarial.detach(),
             "loss_feature": loss_feature.detach(),
-            "loss_mel": loss_mel.detach(),
+            **parts,
         }
+
+    def _reconstruction_step(
+        self, real: torch.Tensor, fake: torch.Tensor, real_mel: torch.Tensor, mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Generator pre-training update before ``adversarial_start``: ``mel_weight * L_mel + stft_weight * L_stft``
+        only, no discriminator (a GAN-free warm start, as Parallel WaveGAN's auxiliary loss; Yamamoto et al. 2020)."""
+        self.optimizer_g.zero_grad()
+        loss, parts = self._reconstruction_loss(real, fake, real_mel, mask)
+        self._generator_update(loss)
+        return {"loss": loss.detach(), **parts}
+
+    def _reconstruction_loss(
+        self, real: torch.Tensor, fake: torch.Tensor, real_mel: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``mel_weight * L_mel`` (HiFi-GAN eq. 3) ``+ stft_weight * L_stft`` (Parallel WaveGAN eq. 6, when > 0),
+        in float32; returns the weighted sum and the unweighted terms."""
+        weights = self.config.vocoder
+        loss_mel = mel_l1_loss(self.mel(fake.float()), real_mel, mask)
+        loss = weights.mel_weight * loss_mel
+        parts = {"loss_mel": loss_mel.detach()}
+        if weights.stft_weight > 0:
+            loss_stft = multi_resolution_stft_distance(fake.float(), real)
+            loss = loss + weights.stft_weight * loss_stft
+            parts["loss_stft"] = loss_stft.detach()
+        return loss, parts
+
+    def _generator_update(self, loss: torch.Tensor) -> None:
+        self.accelerator.backward(loss)
+        self._clip(list(self.generator.parameters()))
+        self.optimizer_g.step()
 
     def _clip(self, parameters: list[torch.Tensor]) -> None:
         if self.config.max_grad_norm is not None:

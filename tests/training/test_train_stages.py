@@ -101,3 +101,49 @@ def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tiny_
     with pytest.raises(TrainingError, match="step 5.*step-00000004"):
         run_training(factory, ToneDataset(), config, tmp_path)
     assert (tmp_path / "checkpoints" / "step-00000004" / "state.json").is_file()
+
+
+def _train_diffusion_stopped_at(pipeline_dir, output_dir, steps, stop_at):
+    """Train with a stage that sends itself SIGTERM during step ``stop_at`` (as `kill PID` would)."""
+    import os
+    import signal
+
+    pipeline = AudioDiffusionPipeline.from_pretrained(pipeline_dir)
+    config = tiny_train_config(max_steps=steps, checkpoint_every=1000, batch_size=2)
+
+    def factory(accelerator):
+        stage = DiffusionStage(config, accelerator, pipeline)
+        original = stage.train_step
+
+        def step(batch, index):
+            if index + 1 == stop_at:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return original(batch, index)
+
+        stage.train_step = step
+        return stage
+
+    run_training(factory, ToneDataset(5), config, output_dir)
+    return pipeline.unet.state_dict()
+
+
+def test_sigterm_checkpoints_exports_and_resumes_to_the_same_weights(tiny_pipeline_dir, tmp_path):
+    from audiodiff.training.checkpoint import latest_checkpoint
+
+    straight = _train_diffusion(tiny_pipeline_dir, tmp_path / "straight", 8, resume=False)
+    _train_diffusion_stopped_at(tiny_pipeline_dir, tmp_path / "stopped", 8, stop_at=5)
+    assert latest_checkpoint(tmp_path / "stopped").name == "step-00000005"  # not a step later, not missing
+    assert (tmp_path / "stopped" / "model" / "model_index.json").is_file()  # exported on the way out
+    resumed = _train_diffusion(tiny_pipeline_dir, tmp_path / "stopped", 8, resume=True)
+    for name, value in straight.items():
+        assert torch.allclose(resumed[name], value, atol=1e-6), name
+
+
+def test_checkpoint_minutes_checkpoints_by_wall_time(tiny_pipeline, tmp_path):
+    from audiodiff.training.checkpoint import latest_checkpoint
+
+    config = tiny_train_config(max_steps=4, checkpoint_every=1000, checkpoint_minutes=1e-9, keep_checkpoints=10)
+    run_training(lambda acc: DiffusionStage(config, acc, tiny_pipeline), ToneDataset(), config, tmp_path)
+    written = sorted(path.name for path in (tmp_path / "checkpoints").iterdir())
+    assert written == [f"step-{step:08d}" for step in range(1, 5)]
+    assert latest_checkpoint(tmp_path).name == "step-00000004"

@@ -192,3 +192,24 @@ def test_shipped_config_is_the_paper_recipe():
     assert config.adam_betas == (0.8, 0.99) and config.learning_rate == 2e-4 and config.batch_size == 16
     assert (config.vocoder.mel_weight, config.vocoder.feature_weight) == (45.0, 2.0)
     assert config.gradient_accumulation_steps == 1
+
+
+def test_generator_pretraining_leaves_discriminators_alone_then_the_gan_starts():
+    """Before ``adversarial_start`` only mel L1 + MR-STFT train the generator; from it on, the discriminators too."""
+    config = TrainConfig(learning_rate=1e-3, adam_betas=(0.8, 0.99),
+                         vocoder=VocoderTrainConfig(segment_frames=20, adversarial_start=30, stft_weight=1.0))
+    stage = tiny_stage(config)
+    batch = tone_batch()
+    discriminators = {k: v.clone() for k, v in stage.mpd.state_dict().items()}
+    first = stage.train_step(batch, 0)
+    for step in range(1, 30):
+        last = stage.train_step(batch, step)
+    assert set(first) == {"loss", "loss_mel", "loss_stft", "loss_discriminator", "lr"}
+    assert last["loss_mel"] < 0.8 * first["loss_mel"] and last["loss_stft"] < first["loss_stft"]
+    assert all(torch.equal(v, stage.mpd.state_dict()[k]) for k, v in discriminators.items())
+    adversarial = stage.train_step(batch, 30)
+    assert {"loss_adversarial", "loss_feature", "loss_stft"} <= set(adversarial)
+    assert adversarial["loss_discriminator"] > 0
+    assert any(not torch.equal(v, stage.mpd.state_dict()[k]) for k, v in discriminators.items())
+    with pytest.raises(ValueError, match="too short for the STFT loss"):
+        tiny_stage(TrainConfig(vocoder=VocoderTrainConfig(segment_frames=8, stft_weight=1.0)))
