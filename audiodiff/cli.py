@@ -156,6 +156,9 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, default=None, help="diffusion: a folder from `audiodiff prepare`")
     p.add_argument("--validation-list", type=Path, default=None,
                    help="text file naming the validation clips, one per line (default: a seeded 3%% split)")
+    p.add_argument("--init-from", type=Path, default=None, metavar="MODEL_DIR",
+                   help="start the trained component (vae, vocoder or unet) from this pipeline folder, e.g. the "
+                        "last exported model when the run folder is gone; with --resume a checkpoint wins")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice, one per core); on a shared 2-core machine "
                         "give each of two concurrent runs --threads 1")
@@ -181,7 +184,8 @@ def _run_train(args: argparse.Namespace) -> None:
     print(run_job(TrainJob(stage=args.stage, config=config, output_dir=args.output_dir, data=args.data,
                            model=args.model, model_config=args.model_config, cache=args.cache, resume=args.resume,
                            max_shard_size=args.max_shard_size, max_steps=args.max_steps,
-                           validation_list=args.validation_list, threads=args.threads)))
+                           validation_list=args.validation_list, threads=args.threads,
+                           init_from=args.init_from)))
 
 
 @command("finetune")
@@ -204,7 +208,8 @@ def _run_finetune(args: argparse.Namespace) -> None:
     print(run_job(TrainJob(stage="diffusion", config=config, output_dir=args.output_dir, data=args.data,
                            model=args.model, cache=args.cache, resume=args.resume, lora_rank=args.lora,
                            max_shard_size=args.max_shard_size, max_steps=args.max_steps,
-                           validation_list=args.validation_list, threads=args.threads)))
+                           validation_list=args.validation_list, threads=args.threads,
+                           init_from=args.init_from)))
 
 
 def _shipped_config(kind: str, name: str) -> Path:

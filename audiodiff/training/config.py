@@ -63,6 +63,7 @@ class TrainConfig:
     max_grad_norm: float | None = 1.0
     mixed_precision: str = "no"
     segment_seconds: float = 5.0
+    mask_padding: bool = True  # VAE/diffusion: leave the zero padding of short clips out of the loss (False: learn it as silence)
     validation_fraction: float = 0.03
     num_workers: int = 0
     seed: int = 0

@@ -129,6 +129,8 @@ class DiffusionStage(TrainingStage):
             z0 = vaes.encode_mel(self.vae, mel)
             factor = vaes.downsampling_factor(self.vae)
             mask = frame_mask(batch["audio_mask"].to(device), self.mel.config.hop_length * factor, z0.shape[2])
+        if not self.config.mask_padding:  # short clips' padding counts: the U-Net learns the silence after them
+            mask = torch.ones_like(mask)
         multiple = downsampling_factor(self.accelerator.unwrap_model(self.unet))
         extra = -z0.shape[2] % multiple
         z0 = torch.nn.functional.pad(z0, (0, 0, 0, extra))

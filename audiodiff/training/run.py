@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from ..config import load_config
 from ..data import AudioCaptionDataset, LatentDataset, TextStateCache, collate, read_dataset, split_clips
-from ..errors import InvalidArgumentError, TextEncoderNotFoundError
+from ..errors import IncompatibleModelError, InvalidArgumentError, TextEncoderNotFoundError
 from ..pipeline import AudioDiffusionPipeline
 from .config import TrainConfig
 from .loop import make_accelerator, run_training
@@ -27,6 +27,7 @@ from .stage import TrainingStage
 log = logging.getLogger(__name__)
 
 STAGES = ("vae", "vocoder", "diffusion")
+STAGE_COMPONENTS = {"vae": "vae", "vocoder": "vocoder", "diffusion": "unet"}
 MAX_VALIDATION_CLIPS = 32
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 
@@ -46,6 +47,10 @@ class TrainJob:
         validation_list: a text file naming the validation clips, one file name per line (rows with a
             ``split`` column keep theirs); default: a seeded ``validation_fraction`` of the clips.
         threads: CPU threads for torch's intra-op pool (None: torch's default).
+        init_from: a pipeline folder whose trained component for this stage (``vae``, ``vocoder`` or ``unet``)
+            replaces the starting one: how a run continues from an exported model when its run folder (and
+            optimiser state) is gone.  The optimiser starts afresh (with its warm-up) and the EMA starts
+            at these weights.  With ``resume`` a checkpoint in ``output_dir``, when there is one, wins.
     """
 
     stage: str
@@ -61,6 +66,7 @@ class TrainJob:
     max_steps: int | None = None
     validation_list: Path | None = None
     threads: int | None = None
+    init_from: Path | None = None
 
 
 def run_job(job: TrainJob) -> Path:
@@ -80,6 +86,8 @@ def run_job(job: TrainJob) -> Path:
         config = replace(config, max_steps=job.max_steps)
     torch.manual_seed(config.seed)
     pipeline = _load_pipeline(job)
+    if job.init_from is not None:
+        init_component(pipeline, STAGE_COMPONENTS[job.stage], job.init_from)
     train_set, validation_set, collate_fn = _datasets(job, config, pipeline)
     builder = _stage_builder(job, config, pipeline, validation_set)
     accelerator = make_accelerator(config, job.output_dir)
@@ -113,6 +121,31 @@ def _load_pipeline(job: TrainJob) -> AudioDiffusionPipeline:
         except TextEncoderNotFoundError:
             return AudioDiffusionPipeline.from_pretrained(job.model, text_encoder=None, tokenizer=None)
     return AudioDiffusionPipeline.from_pretrained(job.model)
+
+
+def init_component(pipeline: AudioDiffusionPipeline, name: str, model_dir: Path) -> None:
+    """Replace ``pipeline``'s component ``name`` (``vae``, ``vocoder`` or ``unet``) by the one saved in the pipeline
+    folder ``model_dir``, as float32 weights (an fp16 export is trained in fp32).
+
+    Raises:
+        ModelNotFoundError, IncompatibleModelError: ``model_dir`` is not a complete pipeline folder, or its
+            component has another architecture than the one being trained.
+    """
+    from ..model_folder import read_model_index
+
+    read_model_index(model_dir)
+    current = getattr(pipeline, name)
+    loaded = type(current).from_pretrained(Path(model_dir) / name, torch_dtype=torch.float32)
+    ours = {k: tuple(v.shape) for k, v in current.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in loaded.state_dict().items()}
+    if ours != theirs:
+        differing = sorted(set(ours.items()) ^ set(theirs.items()))[:3]
+        raise IncompatibleModelError(
+            f"--init-from {model_dir}: its {name} has another architecture than the model being trained "
+            f"(first differing weights: {differing}); start from a folder of the same model config."
+        )
+    current.load_state_dict(loaded.state_dict())
+    log.info("%s initialised from %s", name, model_dir)
 
 
 def _datasets(job: TrainJob, config: TrainConfig, pipeline: AudioDiffusionPipeline) -> tuple[Dataset, Dataset | None, Callable[..., Any]]:

@@ -102,18 +102,22 @@ class VAEStage(TrainingStage):
         self.vae = self._modules["vae"]
         self.optimizer = self._optimizers["vae"]
 
-    def images(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised log-mel images ``(batch, 1, frames_padded, n_mels)`` and frame masks ``(batch, 1, frames_padded, 1)``."""
+    def images(self, batch: dict[str, Any], mask_padding: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised log-mel images ``(batch, 1, frames_padded, n_mels)`` and frame masks ``(batch, 1, frames_padded, 1)``
+        (1 on frames of real audio; on every frame of the crop when ``mask_padding`` is False)."""
         audio = batch["audio"].to(self.accelerator.device)
         mel = self.mel.normalize(self.mel(audio))
-        mask = frame_mask(batch["audio_mask"].to(audio.device), self.mel.config.hop_length, mel.shape[-1])
+        audio_mask = batch["audio_mask"].to(audio.device)
+        if not mask_padding:  # the padding counts: the VAE learns to reconstruct silence
+            audio_mask = torch.ones_like(audio_mask)
+        mask = frame_mask(audio_mask, self.mel.config.hop_length, mel.shape[-1])
         factor = downsampling_factor(self.pipeline.vae)
         image = pad_frames(mel.transpose(1, 2).unsqueeze(1), factor)
         mask = torch.nn.functional.pad(mask, (0, image.shape[2] - mask.shape[1]))
         return image, mask[:, None, :, None]
 
     def train_step(self, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
-        image, mask = self.images(batch)
+        image, mask = self.images(batch, self.config.mask_padding)
         generator = step_generator(self.config.seed, step, self.accelerator.process_index)
         adversarial = self.use_discriminator and step >= self.config.vae.disc_start
         with self.accelerator.accumulate(self.vae):

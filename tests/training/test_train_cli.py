@@ -103,3 +103,37 @@ def test_two_process_accelerate_run_trains_and_writes_one_checkpoint(tmp_path, d
     checkpoints = list((tmp_path / "ddp" / "checkpoints").iterdir())
     assert [c.name for c in checkpoints] == ["step-00000002"]
     assert (tmp_path / "ddp" / "model" / "model_index.json").is_file()
+
+
+def test_init_from_starts_the_stage_from_an_exported_model_in_fp16(tmp_path, dataset, train_yaml, tiny_pipeline_dir):
+    """A run folder lost: --init-from MODEL_DIR continues from the exported U-Net (stored fp16), a fresh optimiser."""
+    from dataclasses import replace
+
+    from audiodiff.errors import IncompatibleModelError
+    from audiodiff.factory import build_pipeline
+    from audiodiff.training.run import init_component
+    from audiodiff.config import load_config
+
+    torch.manual_seed(1)
+    exported = build_pipeline(load_config(TINY_CONFIG))  # stands for a trained model: other weights than the start
+    exported.unet.to(torch.float16)
+    exported.save_pretrained(tmp_path / "exported")
+    start = AudioDiffusionPipeline.from_pretrained(tiny_pipeline_dir)
+    init_component(start, "unet", tmp_path / "exported")
+    for name, value in exported.unet.state_dict().items():
+        assert start.unet.state_dict()[name].dtype == torch.float32
+        assert torch.equal(start.unet.state_dict()[name], value.float()), name
+
+    config = yaml.safe_load(train_yaml.read_text())
+    config.update(max_steps=1, learning_rate=0.0, lr_warmup_steps=0)
+    (tmp_path / "frozen.yaml").write_text(yaml.safe_dump(config))
+    _run("train", "diffusion", "--config", tmp_path / "frozen.yaml", "--model", tiny_pipeline_dir, "--data", dataset,
+         "--init-from", tmp_path / "exported", "--output-dir", tmp_path / "continued", "--resume")
+    continued = AudioDiffusionPipeline.from_pretrained(tmp_path / "continued" / "model")
+    for name, value in exported.unet.state_dict().items():  # lr 0: the export is the starting point, unchanged
+        assert torch.allclose(continued.unet.state_dict()[name], value.float(), atol=1e-6), name
+
+    tiny = load_config(TINY_CONFIG)
+    wider = replace(tiny, unet=replace(tiny.unet, block_out_channels=(16, 48)))
+    with pytest.raises(IncompatibleModelError, match="another architecture"):
+        init_component(build_pipeline(wider), "unet", tmp_path / "exported")

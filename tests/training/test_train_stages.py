@@ -147,3 +147,19 @@ def test_checkpoint_minutes_checkpoints_by_wall_time(tiny_pipeline, tmp_path):
     written = sorted(path.name for path in (tmp_path / "checkpoints").iterdir())
     assert written == [f"step-{step:08d}" for step in range(1, 5)]
     assert latest_checkpoint(tmp_path).name == "step-00000004"
+
+
+def test_mask_padding_false_puts_the_padding_of_short_clips_into_the_loss(tiny_pipeline):
+    from accelerate import Accelerator
+
+    audio = torch.stack([item["audio"] for item in ToneDataset(2)])
+    half = torch.ones_like(audio)
+    half[:, audio.shape[1] // 2 :] = 0  # the second half is padding
+    batch = {"audio": audio * half, "audio_mask": half, "caption": ["a", "b"]}
+    masked = DiffusionStage(tiny_train_config(), Accelerator(cpu=True), tiny_pipeline)
+    counted = DiffusionStage(tiny_train_config(mask_padding=False), Accelerator(cpu=True), tiny_pipeline)
+    _, mask = masked.latents(batch)
+    _, full = counted.latents(batch)
+    assert 0 < float(mask.mean()) < 0.75 and float(full.mean()) == 1.0
+    vae = VAEStage(tiny_train_config(mask_padding=False), Accelerator(cpu=True), tiny_pipeline)
+    assert float(vae.images(batch)[1].mean()) < 0.75 and float(vae.images(batch, mask_padding=False)[1].mean()) == 1.0
