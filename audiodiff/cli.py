@@ -51,6 +51,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, default=None,
                    help="pipeline folder (default: $AUDIODIFF_MODEL or checkpoints/default)")
     p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "fp32", "bfloat16", "bf16"),
+                   help="compute dtype of U-Net, VAE and vocoder (default auto: bf16 on CPUs with AMX or "
+                        "AVX512-BF16 units, float32 elsewhere)")
     p.add_argument("--batch-size", type=int, default=None, help="clips denoised together (default: all)")
     p.set_defaults(run=_run_generate)
 
@@ -67,7 +70,7 @@ def _run_generate(args: argparse.Namespace) -> None:
         prompts=prompts, output=args.output, duration=args.duration, num_inference_steps=args.steps,
         guidance_scale=args.guidance_scale, negative_prompt=args.negative_prompt, seed=args.seed,
         num_waveforms_per_prompt=args.num_waveforms, scheduler=args.scheduler, model=args.model,
-        device=args.device, batch_size=args.batch_size,
+        device=args.device, dtype=args.dtype, batch_size=args.batch_size,
     )
     for path in run_generate(job):
         print(path)

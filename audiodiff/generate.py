@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from .audio import write_wav
-from .devices import resolve_device
+from .devices import resolve_device, resolve_dtype
 from .errors import InvalidArgumentError, ModelNotFoundError
 from .fast import prepare_for_inference
 from .model_folder import default_model_path
@@ -34,6 +34,7 @@ class GenerateJob:
     scheduler: str | None = None
     model: Path | None = None
     device: str = "auto"
+    dtype: str = "auto"
     batch_size: int | None = None
 
 
@@ -48,11 +49,13 @@ def read_prompts_file(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def load_pipeline(model: Path | None, device: str = "auto") -> AudioDiffusionPipeline:
+def load_pipeline(model: Path | None, device: str = "auto", dtype: str = "float32") -> AudioDiffusionPipeline:
     """Load a pipeline folder (default model when ``model`` is None) onto ``device``, ready for inference.
 
     The safe fast paths of :func:`audiodiff.fast.prepare_for_inference` are applied (vocoder
     weight norm folded, eval mode, SDPA attention), so the result is for generation, not training.
+    ``dtype`` (see :func:`audiodiff.devices.resolve_dtype`; ``"auto"``: bf16 on CPUs with bf16 units)
+    sets the U-Net, VAE and vocoder weights; the text encoder and mel front end stay float32.
 
     Raises:
         ModelNotFoundError: no folder, or no default model installed.
@@ -65,8 +68,11 @@ def load_pipeline(model: Path | None, device: str = "auto") -> AudioDiffusionPip
             "folder: make a random one with `audiodiff init-model --config configs/model/tiny.yaml DIR`, or train "
             "one (docs/training.md)."
         )
-    pipe = AudioDiffusionPipeline.from_pretrained(model)
-    return prepare_for_inference(pipe).to(target)
+    compute_dtype = resolve_dtype(dtype, target)
+    pipe = prepare_for_inference(AudioDiffusionPipeline.from_pretrained(model)).to(target)
+    for name in ("unet", "vae", "vocoder"):
+        getattr(pipe, name).to(compute_dtype)
+    return pipe
 
 
 def output_paths(job: GenerateJob, count: int) -> list[Path]:
@@ -100,7 +106,7 @@ def run_generate(job: GenerateJob) -> list[Path]:
     if job.scheduler is not None:
         check_scheduler_name(job.scheduler)
     paths = output_paths(job, len(job.prompts) * job.num_waveforms_per_prompt)
-    pipe = load_pipeline(job.model, job.device)
+    pipe = load_pipeline(job.model, job.device, job.dtype)
     if job.scheduler is not None:
         pipe.scheduler = swap_scheduler(pipe.scheduler, job.scheduler)
     generators = [

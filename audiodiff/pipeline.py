@@ -32,6 +32,8 @@ from .models import vae as vaes
 from .models.vocoder import HifiGanVocoder
 from .prompts import GenerationRequest, expand_requests
 
+SAMPLER_DTYPE = torch.float32  # the sampler's latents stay float32 whatever the U-Net computes in (bf16/fp16)
+
 
 @dataclass
 class AudioDiffusionOutput(BaseOutput):
@@ -172,8 +174,9 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         model_input = torch.cat([latents, latents]) if do_guidance else latents
         model_input = self.scheduler.scale_model_input(model_input, timestep)
         output = self.unet(
-            model_input, timestep, encoder_hidden_states=states.to(self.unet.dtype), encoder_attention_mask=mask
-        ).sample
+            model_input.to(self.unet.dtype), timestep, encoder_hidden_states=states.to(self.unet.dtype),
+            encoder_attention_mask=mask,
+        ).sample.to(latents.dtype)
         if not do_guidance:
             return output
         noise_uncond, noise_cond = output.chunk(2)
@@ -262,10 +265,10 @@ class AudioDiffusionPipeline(DiffusionPipeline):
     def _initial_latents(self, chunk: list[GenerationRequest], duration: float, device: torch.device) -> torch.Tensor:
         shape = self.latent_shape(duration)
         if all(r.latents is not None for r in chunk):
-            latents = torch.stack([r.latents for r in chunk]).to(device=device, dtype=self.unet.dtype)
+            latents = torch.stack([r.latents for r in chunk]).to(device=device, dtype=SAMPLER_DTYPE)
         else:
             generators = [r.generator for r in chunk] if chunk[0].generator is not None else None
-            latents = randn_tensor((len(chunk), *shape), generator=generators, device=device, dtype=self.unet.dtype)
+            latents = randn_tensor((len(chunk), *shape), generator=generators, device=device, dtype=SAMPLER_DTYPE)
         return latents * self.scheduler.init_noise_sigma
 
     def _check_call(

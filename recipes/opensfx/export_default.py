@@ -1,0 +1,76 @@
+"""Assemble the shipped default model: the diffusion stage's export with the vocoder stage's vocoder, in fp16.
+
+    python recipes/opensfx/export_default.py --diffusion ~/audiodiff-runs/diffusion/model \
+        --vocoder ~/audiodiff-runs/vocoder/model --out checkpoints/default
+
+The U-Net, VAE and vocoder weights are stored in float16 (``from_pretrained`` loads them back as
+float32); the mel front end stays float32 and the packaged MiniLM text encoder is referenced, not
+copied.  The folder must stay within the repository's 32 MiB; the script refuses to write a larger one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from audiodiff import AudioDiffusionPipeline
+from audiodiff.models.vocoder import HifiGanVocoder
+
+log = logging.getLogger("opensfx.export")
+
+MAX_BYTES = 32 * 1024 * 1024
+HALF_COMPONENTS = ("unet", "vae", "vocoder")
+
+
+def folder_bytes(path: Path) -> int:
+    """Total size in bytes of the files under ``path``."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def export_default(diffusion: Path, vocoder: Path | None, out: Path, max_bytes: int = MAX_BYTES,
+                   dtype: torch.dtype = torch.float16) -> int:
+    """Write the pipeline folder ``out`` (replaced atomically) and return its size in bytes.
+
+    Raises:
+        ValueError: the result would exceed ``max_bytes``.
+    """
+    pipe = AudioDiffusionPipeline.from_pretrained(diffusion)
+    if vocoder is not None:
+        trained = HifiGanVocoder.from_pretrained(Path(vocoder) / "vocoder")
+        pipe.register_modules(vocoder=trained)
+    for name in HALF_COMPONENTS:
+        getattr(pipe, name).to(dtype)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
+    try:
+        pipe.save_pretrained(staging, max_shard_size="15MB")
+        size = folder_bytes(staging)
+        if size > max_bytes:
+            raise ValueError(f"the export is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB allowed")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--diffusion", type=Path, required=True, help="the diffusion stage's exported pipeline folder")
+    parser.add_argument("--vocoder", type=Path, default=None, help="the vocoder stage's exported pipeline folder")
+    parser.add_argument("--out", type=Path, default=Path("checkpoints/default"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    size = export_default(args.diffusion, args.vocoder, args.out)
+    print(f"{args.out}: {size / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
