@@ -1,0 +1,82 @@
+"""Validation mel L1 of a pipeline's VAE against two baselines, on the corpus' validation clips.
+
+    python recipes/opensfx/vae_report.py --model checkpoints/default --data data/opensfx [--out report.json]
+
+For each validation clip (whole clip, real frames only) the log-mel ``x`` (natural log, the pipeline's
+own front end) is compared with:
+
+* ``vae``: the VAE's reconstruction (posterior mean, decoded);
+* ``clip_mean``: every bin replaced by the clip's mean log-mel (what a VAE that kept only the loudness
+  would score);
+* ``pool_2x2``: a 2x2 average pool (frames x mel bands) upsampled back by repetition (a VAE that only
+  halved the resolution losslessly would score at most this).
+
+All three are mean absolute errors in natural-log mel units (lower is better), averaged over clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from audiodiff import AudioDiffusionPipeline
+from audiodiff.audio import load_audio
+from audiodiff.data import read_dataset
+from audiodiff.models.vae import decode_latents, encode_mel
+
+log = logging.getLogger("opensfx.vae_report")
+
+
+def pool_baseline(log_mel: torch.Tensor) -> torch.Tensor:
+    """``(n_mels, frames)`` -> the same shape after a 2x2 average pool and nearest upsampling."""
+    n_mels, frames = log_mel.shape
+    padded = F.pad(log_mel[None, None], (0, frames % 2, 0, n_mels % 2), mode="replicate")
+    pooled = F.avg_pool2d(padded, 2)
+    return F.interpolate(pooled, scale_factor=2, mode="nearest")[0, 0, :n_mels, :frames]
+
+
+@torch.no_grad()
+def reconstruct(pipe: AudioDiffusionPipeline, log_mel: torch.Tensor) -> torch.Tensor:
+    """The VAE round trip of a natural-log mel ``(n_mels, frames)``, same shape."""
+    latents = encode_mel(pipe.vae, pipe.mel.normalize(log_mel)[None])
+    decoded = decode_latents(pipe.vae, latents, log_mel.shape[-1])[0]
+    return pipe.mel.denormalize(decoded)
+
+
+def report(model: Path, data: Path, limit: int | None = None) -> dict[str, float]:
+    """Mean log-mel L1 of ``vae``, ``clip_mean`` and ``pool_2x2`` over the validation clips of ``data``."""
+    pipe = AudioDiffusionPipeline.from_pretrained(model, text_encoder=None, tokenizer=None)
+    clips = [clip for clip in read_dataset(data) if clip.split == "validation"][:limit]
+    totals = {"vae": 0.0, "clip_mean": 0.0, "pool_2x2": 0.0}
+    for clip in clips:
+        audio = torch.from_numpy(load_audio(clip.path, pipe.mel.config.sample_rate))
+        with torch.no_grad():
+            log_mel = pipe.mel(audio[None])[0]
+        guesses = {"vae": reconstruct(pipe, log_mel), "clip_mean": torch.full_like(log_mel, float(log_mel.mean())),
+                   "pool_2x2": pool_baseline(log_mel)}
+        for name, guess in guesses.items():
+            totals[name] += float((guess - log_mel).abs().mean())
+    return {name: total / len(clips) for name, total in totals.items()} | {"clips": len(clips)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=Path("data/opensfx"))
+    parser.add_argument("--limit", type=int, default=None, help="at most this many validation clips")
+    parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    figures = report(args.model, args.data, args.limit)
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
