@@ -64,7 +64,10 @@ class EvalSettings:
 
 # ---------------------------------------------------------------------------------------------- generation
 def generate_clips(model: Path, prompts: list[str], settings: EvalSettings) -> tuple[np.ndarray, int]:
-    """Clips ``(len(prompts) * seeds, samples)`` float32 in [-1, 1], prompt by prompt (clip ``k`` uses seed ``k``), and their rate in Hz."""
+    """Clips ``(len(prompts) * seeds, samples)`` float32 in [-1, 1] and their rate in Hz.
+
+    Prompt by prompt; clip ``k`` of each prompt uses a generator seeded with ``k``.
+    """
     from audiodiff.generate import load_pipeline
 
     pipe = load_pipeline(model, settings.device)
@@ -80,7 +83,10 @@ def generate_clips(model: Path, prompts: list[str], settings: EvalSettings) -> t
 # ---------------------------------------------------------------------------------------------- scoring
 @torch.no_grad()
 def judge_clips(judge: Judge, audios: np.ndarray, sample_rate: int) -> torch.Tensor:
-    """Logits ``(clips, categories)`` for ``audios`` ``(clips, samples)`` at ``sample_rate`` Hz (resampled to the judge's rate)."""
+    """Logits ``(clips, categories)`` for ``audios`` ``(clips, samples)`` at ``sample_rate`` Hz.
+
+    Clips at another rate than the judge's are resampled with :func:`audiodiff.audio.resample`.
+    """
     if sample_rate != judge.sample_rate:
         audios = np.stack([resample(audio, sample_rate, judge.sample_rate) for audio in audios])
     return judge.logits(torch.from_numpy(np.ascontiguousarray(audios)))
@@ -129,16 +135,18 @@ def slug(text: str, limit: int = 60) -> str:
 def per_prompt_markdown(summary: dict) -> str:
     """The ``per_prompt.md`` table: one row per prompt, with rates, the judge's usual guess and the image."""
     ceiling, floor = summary["validation"]["ceiling"], summary["validation"]["floor"]
+    settings, overall = summary["settings"], summary["overall"]
     lines = [
         f"# Judge scores: {summary['model']}",
         "",
-        f"{summary['settings']['seeds']} seeds x {summary['num_prompts']} prompts, {summary['settings']['duration']:g} s, "
-        f"{summary['settings']['steps']} steps, guidance {summary['settings']['guidance_scale']:g}.",
+        f"{settings['seeds']} seeds x {summary['num_prompts']} prompts, {settings['duration']:g} s, "
+        f"{settings['steps']} steps, guidance {settings['guidance_scale']:g}.",
         "",
         "| | top-1 | top-5 |",
         "|---|---|---|",
-        f"| generated ({summary['overall']['clips']} clips) | {_pct(summary['overall']['top1'])} | {_pct(summary['overall']['top5'])} |",
-        f"| ceiling: real validation clips, own category ({summary['validation']['clips']}) | {_pct(ceiling['top1'])} | {_pct(ceiling['top5'])} |",
+        f"| generated ({overall['clips']} clips) | {_pct(overall['top1'])} | {_pct(overall['top5'])} |",
+        f"| ceiling: real validation clips, own category ({summary['validation']['clips']}) "
+        f"| {_pct(ceiling['top1'])} | {_pct(ceiling['top5'])} |",
         f"| floor: same clips, shuffled categories | {_pct(floor['top1'])} | {_pct(floor['top5'])} |",
         "",
         "| prompt | category | top-1 | top-5 | judge's top-1 (count) | image |",
@@ -160,7 +168,7 @@ def _pct(value: float | None) -> str:
 
 
 def reference_row(rows: list[dict], category: str) -> dict | None:
-    """A real clip of ``category`` to show beside the generated ones: the first validation clip, else the first train clip."""
+    """A real clip of ``category`` to draw beside the generated ones: the first validation clip, else train clip."""
     candidates = sorted((row for row in rows if row["category"] == category),
                         key=lambda row: (row["split"] != "validation", row["file_name"]))
     return candidates[0] if candidates else None
@@ -192,14 +200,15 @@ def plot_prompt(path: Path, title: str, panels: list[tuple[str, torch.Tensor]], 
 def draw_images(
     out: Path, judge: Judge, data: Path, rows: list[dict], per_prompt: list[dict], audios: np.ndarray, duration: float
 ) -> None:
-    """One PNG per prompt under ``out/images``: the real reference clip (cropped to ``duration``) and each seed's clip."""
+    """One PNG per prompt under ``out/images``: a real clip (cropped to ``duration`` s) and each seed's clip."""
     hop_seconds = judge.audio_config.hop_length / judge.sample_rate
     for i, p in enumerate(per_prompt):
         panels = []
         reference = reference_row(rows, p["category"])
         if reference is not None:
-            real = load_audio(Path(data) / reference["file_name"], judge.sample_rate)[: round(duration * judge.sample_rate)]
-            panels.append((f"real {reference['split']}: {p['category']}", judge.log_mel(torch.from_numpy(real)[None])[0]))
+            real = load_audio(Path(data) / reference["file_name"], judge.sample_rate)
+            real = torch.from_numpy(real[: round(duration * judge.sample_rate)])
+            panels.append((f"real {reference['split']}: {p['category']}", judge.log_mel(real[None])[0]))
         seeds = len(p["seeds"])
         for k, s in enumerate(p["seeds"]):
             mel = judge.log_mel(torch.from_numpy(audios[i * seeds + k])[None])[0]
@@ -282,16 +291,18 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = EvalSettings(seeds=args.seeds, duration=args.duration, steps=args.steps, guidance_scale=args.guidance_scale,
-                            batch_size=args.batch_size, device=args.device, save_audio=not args.no_audio)
+    settings = EvalSettings(
+        seeds=args.seeds, duration=args.duration, steps=args.steps, guidance_scale=args.guidance_scale,
+        batch_size=args.batch_size, device=args.device, save_audio=not args.no_audio,
+    )
     try:
         summary = evaluate(args.model, args.prompts, args.judge, args.data, args.out, settings)
     except (JudgeError, AudiodiffError) as error:
         sys.exit(f"error: {error}")
-    v = summary["validation"]
-    print(f"generated: top-1 {summary['overall']['top1']:.3f}, top-5 {summary['overall']['top5']:.3f} "
-          f"({summary['overall']['clips']} clips); ceiling: top-1 {v['ceiling']['top1']:.3f}, top-5 {v['ceiling']['top5']:.3f}; "
-          f"floor: top-1 {v['floor']['top1']:.3f}, top-5 {v['floor']['top5']:.3f}; report in {args.out}")
+    overall, ceiling, floor = summary["overall"], summary["validation"]["ceiling"], summary["validation"]["floor"]
+    print(f"generated: top-1 {overall['top1']:.3f}, top-5 {overall['top5']:.3f} ({overall['clips']} clips); "
+          f"ceiling: top-1 {ceiling['top1']:.3f}, top-5 {ceiling['top5']:.3f}; "
+          f"floor: top-1 {floor['top1']:.3f}, top-5 {floor['top5']:.3f}; report in {args.out}")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ class JudgeConfig:
 
 # ---------------------------------------------------------------------------------------------- network
 class JudgeNet(nn.Module):
-    """Normalised log-mel ``(batch, n_mels, frames)`` + frame mask ``(batch, frames)`` -> logits ``(batch, num_categories)``.
+    """Normalised log-mel ``(batch, n_mels, frames)`` + mask ``(batch, frames)`` -> logits ``(batch, num_categories)``.
 
     Padded frames (mask 0) do not change the logits: they are zeroed before every convolution
     and left out of the pooling.
@@ -115,7 +115,10 @@ class JudgeNet(nn.Module):
 
 
 def masked_mean_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Features ``(batch, channels, frames)``, mask ``(batch, frames)`` -> ``(batch, 2 * channels)``: mean and max over real frames."""
+    """Features ``(batch, channels, frames)``, mask ``(batch, frames)`` -> ``(batch, 2 * channels)``.
+
+    The mean and the max over the real frames (mask 1), concatenated.
+    """
     weights = mask.unsqueeze(1)
     mean = (x * weights).sum(-1) / weights.sum(-1).clamp(min=1.0)
     peak = x.masked_fill(weights == 0, float("-inf")).amax(-1)
@@ -147,11 +150,11 @@ class Judge(nn.Module):
         return self.mel(audio.to(self.mel.mel_basis.device))
 
     def logits_from_mels(self, log_mels: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Natural-log mel ``(batch, n_mels, frames)`` (+ frame mask ``(batch, frames)``) -> ``(batch, num_categories)``."""
+        """Natural-log mel ``(batch, n_mels, frames)`` (+ mask ``(batch, frames)``) -> ``(batch, num_categories)``."""
         return self.net(self.mel.normalize(log_mels.float()), mask)
 
     def logits(self, audio: torch.Tensor) -> torch.Tensor:
-        """Waveforms ``(batch, samples)`` float32 in [-1, 1] at :attr:`sample_rate` Hz -> ``(batch, num_categories)``."""
+        """Waveforms ``(batch, samples)`` in [-1, 1] at :attr:`sample_rate` Hz -> ``(batch, num_categories)``."""
         return self.logits_from_mels(self.log_mel(audio))
 
     def index_of(self, category: str) -> int:
@@ -209,7 +212,7 @@ def load_log_mels(data: Path, rows: list[dict], mel: MelSpectrogram, desc: str =
 def crop_batch(
     mels: list[torch.Tensor], crop_frames: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random crops of ``crop_frames`` frames: ``(batch, n_mels, crop_frames)`` log-mel and ``(batch, crop_frames)`` mask.
+    """Random crops: log-mel ``(batch, n_mels, crop_frames)`` and mask ``(batch, crop_frames)``.
 
     Clips shorter than the crop are placed at the start and padded with silence (``log(LOG_CLAMP)``), mask 0.
     """
@@ -218,7 +221,9 @@ def crop_batch(
     mask = torch.zeros(len(mels), crop_frames)
     for i, mel in enumerate(mels):
         frames = mel.shape[1]
-        start = int(torch.randint(0, frames - crop_frames + 1, (1,), generator=generator)) if frames > crop_frames else 0
+        start = 0
+        if frames > crop_frames:
+            start = int(torch.randint(0, frames - crop_frames + 1, (1,), generator=generator))
         piece = mel[:, start : start + crop_frames].float()
         batch[i, :, : piece.shape[1]] = piece
         mask[i, : piece.shape[1]] = 1.0
@@ -261,7 +266,9 @@ def train_judge(
     return judge, report
 
 
-def _fit(judge: Judge, mels: list[torch.Tensor], labels: list[int], config: JudgeConfig, max_minutes: float | None) -> dict:
+def _fit(
+    judge: Judge, mels: list[torch.Tensor], labels: list[int], config: JudgeConfig, max_minutes: float | None
+) -> dict:
     """The optimisation loop: seeded weighted crops, AdamW, cosine decay; returns losses and wall seconds per epoch."""
     generator = torch.Generator().manual_seed(config.seed)
     weights = sampling_weights(labels, config.class_balance)
@@ -340,7 +347,10 @@ def save_judge(judge: Judge, directory: Path, extra: dict | None = None) -> Path
     """Write ``directory/model.safetensors`` (fp16) and ``directory/judge.json``; ``extra`` is stored in the JSON."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous().cpu() for k, v in judge.net.state_dict().items()}
+    tensors = {
+        name: (value.half() if value.is_floating_point() else value).contiguous().cpu()
+        for name, value in judge.net.state_dict().items()
+    }
     save_file(tensors, str(directory / WEIGHTS_NAME))
     settings = {
         "format_version": FORMAT_VERSION,
@@ -366,7 +376,9 @@ def load_judge(directory: Path) -> Judge:
             raise JudgeError(f"{path} not found; train a judge with recipes/opensfx/train_judge.py --out {directory}.")
     settings = json.loads(config_path.read_text(encoding="utf-8"))
     if settings.get("format_version") != FORMAT_VERSION:
-        raise JudgeError(f"{config_path}: format_version {settings.get('format_version')!r}, expected {FORMAT_VERSION}.")
+        raise JudgeError(
+            f"{config_path}: format_version {settings.get('format_version')!r}, expected {FORMAT_VERSION}."
+        )
     config = settings["judge"]
     config["channels"] = tuple(config["channels"])
     judge = Judge(AudioConfig(**settings["audio"]), settings["categories"], JudgeConfig(**config))
@@ -397,7 +409,9 @@ def topk_hits(logits: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tens
 def clip_logits(judge: Judge, mels: list[torch.Tensor]) -> torch.Tensor:
     """Logits ``(clips, categories)`` of whole clips, one at a time: each item a log-mel ``(n_mels, frames)``."""
     judge.eval()
-    return torch.cat([judge.logits_from_mels(mel.float().unsqueeze(0)) for mel in mels]) if mels else torch.empty(0, len(judge.categories))
+    if not mels:
+        return torch.empty(0, len(judge.categories))
+    return torch.cat([judge.logits_from_mels(mel.float().unsqueeze(0)) for mel in mels])
 
 
 def calibrate(logits: torch.Tensor, targets: torch.Tensor, shuffles: int = 20, seed: int = 0) -> dict:

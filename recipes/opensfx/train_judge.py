@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, required=True, help="corpus folder with metadata.jsonl and clips/")
     parser.add_argument("--out", type=Path, required=True, help="judge folder to write")
     parser.add_argument("--model-config", type=Path, default=DEFAULT_MODEL_CONFIG,
-                        help="model YAML whose audio: section sets the mel front end (default: configs/model/default.yaml)")
+                        help="model YAML whose audio: section sets the mel front end (default: the default model's)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)

@@ -64,7 +64,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("corpus")
     (root / "clips").mkdir()
     rng = np.random.default_rng(0)
-    plan = [(c, "train") for c in CATEGORIES for _ in range(10)] + [(c, "validation") for c in CATEGORIES for _ in range(3)]
+    plan = [(c, split) for split, count in (("train", 10), ("validation", 3)) for c in CATEGORIES for _ in range(count)]
     plan.append(("low_hum_rare", "train"))
     rows = []
     for i, (category, split) in enumerate(plan):
@@ -178,7 +178,7 @@ def test_judge_categories_and_corpus_errors(corpus, tmp_path):
 
 def test_read_prompts_tsv_and_json(tmp_path):
     tsv = tmp_path / "prompts.tsv"
-    tsv.write_text("# evaluation prompts\nprompt\tcategory\na low hum\tlow_hum\n\nA Shrill Tone.\t\nsomething\tnoise_burst\n")
+    tsv.write_text("# prompts\nprompt\tcategory\na low hum\tlow_hum\n\nA Shrill Tone.\t\nsomething\tnoise_burst\n")
     assert read_prompts(tsv) == [PromptSpec("a low hum", "low_hum"), PromptSpec("A Shrill Tone.", None),
                                  PromptSpec("something", "noise_burst")]
     data = [{"prompt": "a hiss", "category": "noise_burst"}, {"prompt": "a high beep"}]
@@ -205,7 +205,8 @@ def test_caption_index_and_resolve_prompts(corpus):
     assert index.category_for("A  deep tone.") == "low_hum"  # a paraphrase, case and spacing ignored
     assert index.category_for("a dog barking") is None
     specs = [PromptSpec("a hiss"), PromptSpec("my own words", "high_beep")]
-    assert resolve_prompts(specs, index) == [PromptSpec("a hiss", "noise_burst"), PromptSpec("my own words", "high_beep")]
+    expected = [PromptSpec("a hiss", "noise_burst"), PromptSpec("my own words", "high_beep")]
+    assert resolve_prompts(specs, index) == expected
     with pytest.raises(JudgeError, match="no corpus caption"):
         resolve_prompts([PromptSpec("a dog barking")], index)
     with pytest.raises(JudgeError, match="'dog_bark' is not in the corpus"):
