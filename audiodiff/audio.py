@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import librosa
@@ -43,8 +45,19 @@ def resample(audio: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.n
 
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """Write a ``(samples,)`` waveform in [-1, 1] as 16-bit PCM WAV at ``sample_rate`` Hz; returns the path."""
+    """Write a ``(samples,)`` waveform in [-1, 1] as 16-bit PCM WAV at ``sample_rate`` Hz; returns the path.
+
+    Atomic: the file is written under a temporary name in the same folder and renamed, so a process
+    killed mid-write leaves either no file or the previous one, never a truncated WAV.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    try:
+        sf.write(temporary, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,27 @@ def output_paths(job: GenerateJob, count: int) -> list[Path]:
     ]
 
 
+def check_writable(paths: list[Path]) -> None:
+    """Check, before any model work, that every output WAV can be written.
+
+    Raises:
+        InvalidArgumentError: a path is an existing directory, or its folder cannot be created or
+            written to (the message names it).
+    """
+    for path in paths:
+        if path.is_dir():
+            raise InvalidArgumentError(f"--output {path} is a directory; give a .wav file name or a folder for several.")
+    for folder in dict.fromkeys(path.parent for path in paths):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".audiodiff-write-test-"):
+                pass
+        except OSError as error:
+            raise InvalidArgumentError(
+                f"Cannot write to {folder} ({error.strerror or error}); choose another --output."
+            ) from error
+
+
 def run_generate(job: GenerateJob) -> list[Path]:
     """Generate every clip of ``job`` and write them as 16-bit WAVs; returns the paths in prompt order.
 
@@ -106,6 +128,7 @@ def run_generate(job: GenerateJob) -> list[Path]:
     if job.scheduler is not None:
         check_scheduler_name(job.scheduler)
     paths = output_paths(job, len(job.prompts) * job.num_waveforms_per_prompt)
+    check_writable(paths)
     pipe = load_pipeline(job.model, job.device, job.dtype)
     if job.scheduler is not None:
         pipe.scheduler = swap_scheduler(pipe.scheduler, job.scheduler)

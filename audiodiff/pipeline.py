@@ -280,16 +280,20 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             )
         if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
             raise InvalidArgumentError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}.")
-        if not isinstance(guidance_scale, (int, float)) or guidance_scale < 0:
-            raise InvalidArgumentError(f"guidance_scale must be a number >= 0, got {guidance_scale!r}.")
+        if not _finite_number(guidance_scale) or guidance_scale < 0:
+            raise InvalidArgumentError(f"guidance_scale must be a finite number >= 0, got {guidance_scale!r}.")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise InvalidArgumentError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
         if output_type not in ("np", "pt"):
             raise InvalidArgumentError(f"output_type must be 'np' or 'pt', got {output_type!r}.")
 
 
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return _finite_number(value) and value > 0
 
 
 def _check_components(pipe: AudioDiffusionPipeline) -> None:

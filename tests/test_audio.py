@@ -86,3 +86,24 @@ def test_write_wav_is_16_bit_pcm(tmp_path):
     assert rate == 16000
     np.testing.assert_allclose(read[10:], audio[10:], atol=1.0 / 32768 + 1e-6)
     assert np.all(read[:10] > 0.99)
+
+
+def test_write_wav_is_atomic(tmp_path, monkeypatch):
+    """A write that fails midway leaves the previous file intact and no partial file behind."""
+    from pathlib import Path
+
+    import soundfile
+
+    audio = np.zeros(1600, dtype=np.float32)
+    path = write_wav(tmp_path / "out.wav", audio + 0.25, 16000)
+    before = path.read_bytes()
+
+    def broken_write(file, *args, **kwargs):
+        Path(file).write_bytes(b"RIFF half a header")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(soundfile, "write", broken_write)
+    with pytest.raises(OSError, match="No space"):
+        write_wav(path, audio, 16000)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]

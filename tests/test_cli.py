@@ -126,6 +126,8 @@ BAD_INPUTS = {  # name: (prompts, options given after the valid base options, wo
     "unknown scheduler": (["rain"], ["--scheduler", "nope"], ["nope", "dpmsolver++"]),
     "wav for many clips": (["rain"], ["--num-waveforms", "2"], ["folder"]),
     "cuda without a GPU": (["rain"], ["--device", "cuda"], ["cuda", "--device cpu"]),
+    "nan guidance": (["rain"], ["--guidance-scale", "nan"], ["guidance_scale", "nan"]),
+    "unwritable output": (["rain"], ["-o", "/proc/nope/x.wav"], ["Cannot write", "/proc/nope"]),
 }
 
 
@@ -138,6 +140,19 @@ def test_bad_inputs(model_dir, tmp_path, capsys, name):
     result = run_main(capsys, "generate", *base, *options, *prompts)
     assert_one_line_error(result, *fragments)
     assert not (tmp_path / "bad.wav").exists()
+
+
+def test_output_is_checked_before_any_model_work(model_dir, tmp_path, capsys, monkeypatch):
+    from audiodiff import generate
+
+    def no_model_work(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr(generate, "load_pipeline", no_model_work)
+    (tmp_path / "taken.wav").mkdir()
+    for output, fragments in [(tmp_path / "taken.wav", ["is a directory"]), (Path("/proc/nope.wav"), ["Cannot write"])]:
+        result = run_main(capsys, "generate", "rain", "--model", str(model_dir), "-o", str(output))
+        assert_one_line_error(result, *fragments)
 
 
 def test_missing_model(tmp_path, capsys):
