@@ -59,6 +59,7 @@ class EvalSettings:
     guidance_scale: float = 3.0
     batch_size: int | None = None
     device: str = "auto"
+    dtype: str = "auto"  # as `audiodiff generate`: bf16 on CPUs with bf16 units
     save_audio: bool = True
 
 
@@ -70,7 +71,7 @@ def generate_clips(model: Path, prompts: list[str], settings: EvalSettings) -> t
     """
     from audiodiff.generate import load_pipeline
 
-    pipe = load_pipeline(model, settings.device)
+    pipe = load_pipeline(model, settings.device, settings.dtype)
     generators = [torch.Generator(device=pipe.device).manual_seed(k) for _ in prompts for k in range(settings.seeds)]
     result = pipe(
         prompts, duration=settings.duration, num_inference_steps=settings.steps,
@@ -280,6 +281,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--guidance-scale", type=float, default=3.0)
     parser.add_argument("--batch-size", type=int, default=None, help="clips per U-Net batch (default: all)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", default="auto", help="auto (bf16 on CPUs with bf16 units), float32 or bfloat16")
     parser.add_argument("--no-audio", action="store_true", help="do not write the generated WAVs")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     return parser.parse_args(argv)
@@ -293,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     settings = EvalSettings(
         seeds=args.seeds, duration=args.duration, steps=args.steps, guidance_scale=args.guidance_scale,
-        batch_size=args.batch_size, device=args.device, save_audio=not args.no_audio,
+        batch_size=args.batch_size, device=args.device, dtype=args.dtype, save_audio=not args.no_audio,
     )
     try:
         summary = evaluate(args.model, args.prompts, args.judge, args.data, args.out, settings)
