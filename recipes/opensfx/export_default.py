@@ -11,6 +11,7 @@ copied.  The folder must stay within the repository's 32 MiB; the script refuses
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import tempfile
@@ -50,6 +51,7 @@ def export_default(diffusion: Path, vocoder: Path | None, out: Path, max_bytes: 
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
         pipe.save_pretrained(staging, max_shard_size="15MB")
+        _forget_source_path(staging / "model_index.json")
         size = folder_bytes(staging)
         if size > max_bytes:
             raise ValueError(f"the export is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB allowed")
@@ -59,6 +61,13 @@ def export_default(diffusion: Path, vocoder: Path | None, out: Path, max_bytes: 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return size
+
+
+def _forget_source_path(index: Path) -> None:
+    """diffusers records the folder a pipeline was loaded from; the shipped index should not name a run folder."""
+    config = json.loads(index.read_text())
+    config["_name_or_path"] = "audiodiff-default"
+    index.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def main() -> None:
