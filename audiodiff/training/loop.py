@@ -107,8 +107,7 @@ def run_training(
             progress.update()
             if step % config.log_every == 0 or step == config.max_steps:
                 _log(accelerator, progress, losses, stage, step)
-            due = _checkpoint_due(config, step, last_checkpoint_time, stop.requested, accelerator.num_processes)
-            if due:
+            if _checkpoint_due(config, step, last_checkpoint_time, stop.requested, accelerator.num_processes):
                 _checkpoint(stage, accelerator, output_dir, step, epoch, batch_in_epoch, config.keep_checkpoints)
                 last_checkpoint_time = time.monotonic()
             if step % config.eval_every == 0 or step == config.max_steps:

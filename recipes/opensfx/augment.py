@@ -20,7 +20,6 @@ previous variants, so the result depends only on the corpus and the arguments.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections import defaultdict
@@ -32,7 +31,7 @@ import soxr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opensfx.audio import SAMPLE_RATE, load_mono, write_ogg  # noqa: E402
-from opensfx.splits import stable_hash, write_metadata  # noqa: E402
+from opensfx.splits import read_metadata, stable_hash, write_metadata  # noqa: E402
 
 log = logging.getLogger("opensfx.augment")
 
@@ -74,8 +73,7 @@ def plan(rows: list[dict], min_clips: int) -> list[tuple[dict, int]]:
 def augment(corpus: Path, min_clips: int = 8, seed: int = 0) -> int:
     """Write the variants into ``corpus`` and its metadata; returns how many were made."""
     metadata = corpus / "metadata.jsonl"
-    rows = [json.loads(line) for line in metadata.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [row for row in rows if not row["file_name"].startswith(PREFIX)]
+    rows = [row for row in read_metadata(metadata) if not row["file_name"].startswith(PREFIX)]
     for old in (corpus / "clips").glob("aug_*.ogg"):
         old.unlink()
     added = []

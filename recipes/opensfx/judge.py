@@ -38,6 +38,7 @@ from tqdm import tqdm
 from audiodiff.audio import load_audio
 from audiodiff.config import AudioConfig
 from audiodiff.mel import LOG_CLAMP, MelSpectrogram
+from opensfx.splits import read_metadata
 
 log = logging.getLogger("opensfx.judge")
 
@@ -180,7 +181,7 @@ def read_corpus(data: Path) -> list[dict]:
     path = Path(data) / "metadata.jsonl"
     if not path.is_file():
         raise JudgeError(f"{path} not found; build the corpus first (recipes/opensfx/README.md) or fix --data.")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_metadata(path)
     for row in rows:
         missing = {"file_name", "caption", "category", "split"} - row.keys()
         if missing:
