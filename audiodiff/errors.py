@@ -36,3 +36,7 @@ class DeviceError(AudiodiffError, RuntimeError):
 
 class TrainingError(AudiodiffError, RuntimeError):
     """A training run cannot go on (non-finite loss, nothing to train on); the last checkpoint is kept."""
+
+
+class CheckpointError(AudiodiffError, RuntimeError):
+    """A training checkpoint cannot be written (disk full) or read back intact (truncated, altered, missing)."""

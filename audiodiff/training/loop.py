@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import math
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ..config import save_config
 from ..errors import TrainingError
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import latest_checkpoint, latest_intact_checkpoint, load_checkpoint, publish_folder, save_checkpoint
 from .config import TrainConfig
 from .stage import TrainingStage
 
@@ -72,6 +73,8 @@ def run_training(
 
     Raises:
         TrainingError: the loss became NaN/inf (the last checkpoint is kept), or the dataset is empty.
+        CheckpointError: a checkpoint write failed (disk full; the previous one is kept), or ``resume`` found
+            checkpoints but none intact (a corrupt newest one is skipped with a warning, falling back to older).
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +126,7 @@ def run_training(
 
     model_dir = output_dir / MODEL_SUBDIR
     if accelerator.is_main_process:
-        stage.export(model_dir)
+        export_atomically(stage, model_dir)
         log.info("exported %s to %s", stage.name, model_dir)
     accelerator.wait_for_everyone()
     accelerator.end_training()
@@ -169,8 +172,17 @@ def _set_epoch(dataset: Dataset, loader: Any, epoch: int) -> None:
         loader.set_epoch(epoch)
 
 
+def export_atomically(stage: TrainingStage, model_dir: Path) -> None:
+    """``stage.export`` into ``.tmp-model`` beside ``model_dir``, then renamed over it: a run killed mid-export
+    leaves the previous export (or none), never a half-written folder under ``model_dir``'s name."""
+    staging = model_dir.with_name(f".tmp-{model_dir.name}")
+    shutil.rmtree(staging, ignore_errors=True)
+    stage.export(staging)
+    publish_folder(staging, model_dir)
+
+
 def _resume(stage: TrainingStage, accelerator: Accelerator, output_dir: Path) -> tuple[int, int, int]:
-    checkpoint = latest_checkpoint(output_dir)
+    checkpoint = latest_intact_checkpoint(output_dir)  # corrupt newer ones are logged and skipped
     if checkpoint is None:
         log.warning("--resume given but no checkpoint in %s/checkpoints; starting from step 0.", output_dir)
         return 0, 0, 0
