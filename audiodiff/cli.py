@@ -54,7 +54,10 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "fp32", "bfloat16", "bf16"),
                    help="compute dtype of U-Net, VAE and vocoder (default auto: bf16 on CPUs with AMX or "
                         "AVX512-BF16 units, float32 elsewhere)")
-    p.add_argument("--batch-size", type=int, default=None, help="clips denoised together (default: all)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="clips denoised together (default: all); each batch is written when done")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="leave clips whose WAV already exists: resumes a killed batch job with the same seeds per clip")
     p.set_defaults(run=_run_generate)
 
 
@@ -70,7 +73,7 @@ def _run_generate(args: argparse.Namespace) -> None:
         prompts=prompts, output=args.output, duration=args.duration, num_inference_steps=args.steps,
         guidance_scale=args.guidance_scale, negative_prompt=args.negative_prompt, seed=args.seed,
         num_waveforms_per_prompt=args.num_waveforms, scheduler=args.scheduler, model=args.model,
-        device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+        device=args.device, dtype=args.dtype, batch_size=args.batch_size, skip_existing=args.skip_existing,
     )
     for path in run_generate(job):
         print(path)

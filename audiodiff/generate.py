@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import tempfile
 from dataclasses import dataclass
@@ -13,16 +15,23 @@ from .audio import write_wav
 from .devices import resolve_device, resolve_dtype
 from .errors import InvalidArgumentError, ModelNotFoundError
 from .fast import prepare_for_inference
-from .model_folder import default_model_path
+from .model_folder import default_model_path, read_model_index
 from .pipeline import AudioDiffusionPipeline
 from .schedulers import check_scheduler_name, swap_scheduler
 
+log = logging.getLogger(__name__)
+
 DEFAULT_OUTPUT_DIR = Path("audiodiff_outputs")
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes seeds in [0, 2**64 - 1]
 
 
 @dataclass(frozen=True)
 class GenerateJob:
-    """Everything ``audiodiff generate`` needs; ``duration`` in seconds, ``output`` a .wav path or a folder."""
+    """Everything ``audiodiff generate`` needs; ``duration`` in seconds, ``output`` a .wav path or a folder.
+
+    ``skip_existing``: leave clips whose WAV already exists (a killed batch job resumed); every clip keeps
+    its own seed, so the result is the same audio as an uninterrupted run.
+    """
 
     prompts: list[str]
     output: Path | None = None
@@ -37,17 +46,78 @@ class GenerateJob:
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int | None = None
+    skip_existing: bool = False
 
 
 def read_prompts_file(path: Path) -> list[str]:
-    """Non-blank lines of a UTF-8 text file, stripped.
+    """The prompts of a UTF-8 text file, one per line, stripped (a byte-order mark and blank lines at the end
+    are allowed).
 
     Raises:
-        InvalidArgumentError: the file does not exist.
+        InvalidArgumentError: the file does not exist, is not UTF-8, or holds a blank line between prompts
+            (the message names the line).
     """
     if not path.is_file():
         raise InvalidArgumentError(f"Prompts file {path} not found; give a text file with one prompt per line.")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InvalidArgumentError(
+            f"Prompts file {path}, line {line} is not UTF-8 (byte 0x{data[error.start]:02x}); save the file as UTF-8."
+        ) from error
+    lines = text.rstrip().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise InvalidArgumentError(
+                f"Prompts file {path}, line {number} is blank; remove it (one prompt per line, no empty lines)."
+            )
+    return [line.strip() for line in lines]
+
+
+def check_job(job: GenerateJob) -> None:
+    """Check every argument of ``job`` before any model work (only the model's ``model_index.json`` is read).
+
+    Raises:
+        InvalidArgumentError: no prompt, a blank prompt, a duration that is not a finite number in
+            ``(0, max_duration]``, steps/clips per prompt/batch size below 1, a guidance scale that is not a
+            finite number >= 0, a seed outside ``[0, 2**64 - num_waveforms_per_prompt]``, or an unknown scheduler.
+    """
+    if not job.prompts:
+        raise InvalidArgumentError('No prompt given; e.g. audiodiff generate "a dog barking" -o dog.wav')
+    for number, prompt in enumerate(job.prompts, start=1):
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidArgumentError(f"Prompt {number} is empty; every prompt must describe a sound, e.g. 'rain'.")
+    max_duration = _max_duration(job.model)
+    if not _finite(job.duration) or not 0 < job.duration <= max_duration:
+        raise InvalidArgumentError(f"duration must be in (0, {max_duration:g}] seconds for this model, got {job.duration!r}.")
+    for name, value in (("num_inference_steps", job.num_inference_steps), ("num_waveforms_per_prompt",
+                        job.num_waveforms_per_prompt), ("batch_size", job.batch_size)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise InvalidArgumentError(f"{name} must be an integer >= 1, got {value!r}.")
+    if not _finite(job.guidance_scale) or job.guidance_scale < 0:
+        raise InvalidArgumentError(f"guidance_scale must be a finite number >= 0, got {job.guidance_scale!r}.")
+    highest = MAX_SEED - (job.num_waveforms_per_prompt - 1)
+    if not isinstance(job.seed, int) or not 0 <= job.seed <= highest:
+        raise InvalidArgumentError(
+            f"seed must be an integer in [0, {highest}] (clip k of a prompt uses seed + k), got {job.seed!r}."
+        )
+    if job.scheduler is not None:
+        check_scheduler_name(job.scheduler)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _max_duration(model: Path | None) -> float:
+    """The model's ``max_duration`` from its ``model_index.json`` (no weights loaded); inf when there is no folder
+    yet (loading reports that)."""
+    path = model if model is not None else default_model_path()
+    if not path.is_dir():
+        return math.inf
+    return float(read_model_index(path).get("max_duration") or math.inf)
 
 
 def load_pipeline(model: Path | None, device: str = "auto", dtype: str = "float32") -> AudioDiffusionPipeline:
@@ -121,28 +191,37 @@ def run_generate(job: GenerateJob) -> list[Path]:
     """Generate every clip of ``job`` and write them as 16-bit WAVs; returns the paths in prompt order.
 
     Clip ``k`` of every prompt uses a generator seeded with ``job.seed + k``, so a prompt
-    gives the same audio whether it is generated alone or in a batch.
+    gives the same audio whether it is generated alone or in a batch.  Clips are generated
+    ``batch_size`` at a time and each batch is written (atomically) as soon as it is done, so a
+    killed job keeps its finished clips and ``skip_existing`` resumes it.
+
+    Raises:
+        InvalidArgumentError: see :func:`check_job` and :func:`check_writable` (both before the model loads).
     """
-    if not job.prompts:
-        raise InvalidArgumentError('No prompt given; e.g. audiodiff generate "a dog barking" -o dog.wav')
-    if job.scheduler is not None:
-        check_scheduler_name(job.scheduler)
+    check_job(job)
     paths = output_paths(job, len(job.prompts) * job.num_waveforms_per_prompt)
     check_writable(paths)
+    clips = [(prompt, job.seed + k) for prompt in job.prompts for k in range(job.num_waveforms_per_prompt)]
+    todo = [i for i, path in enumerate(paths) if not (job.skip_existing and path.is_file())]
+    if len(todo) < len(paths):
+        log.info("--skip-existing: %d of %d clips already written, generating the other %d",
+                 len(paths) - len(todo), len(paths), len(todo))
+    if not todo:
+        return paths
     pipe = load_pipeline(job.model, job.device, job.dtype)
     if job.scheduler is not None:
         pipe.scheduler = swap_scheduler(pipe.scheduler, job.scheduler)
-    generators = [
-        torch.Generator(device=pipe.device).manual_seed(job.seed + k)
-        for _ in job.prompts
-        for k in range(job.num_waveforms_per_prompt)
-    ]
-    result = pipe(
-        job.prompts, negative_prompt=job.negative_prompt, duration=job.duration,
-        num_inference_steps=job.num_inference_steps, guidance_scale=job.guidance_scale,
-        num_waveforms_per_prompt=job.num_waveforms_per_prompt, generator=generators, batch_size=job.batch_size,
-    )
-    return [write_wav(path, audio, result.sample_rate) for path, audio in zip(paths, result.audios)]
+    batch_size = job.batch_size or len(todo)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        result = pipe(
+            [clips[i][0] for i in batch], negative_prompt=job.negative_prompt, duration=job.duration,
+            num_inference_steps=job.num_inference_steps, guidance_scale=job.guidance_scale,
+            generator=[torch.Generator(device=pipe.device).manual_seed(clips[i][1]) for i in batch],
+        )
+        for i, audio in zip(batch, result.audios):
+            write_wav(paths[i], audio, result.sample_rate)
+    return paths
 
 
 def describe_model(model: Path | None, duration: float = 5.0) -> str:

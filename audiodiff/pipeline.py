@@ -10,6 +10,7 @@ HiFi-GAN turns it into a waveform.
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from .models import unet as unets
 from .models import vae as vaes
 from .models.vocoder import HifiGanVocoder
 from .prompts import GenerationRequest, expand_requests
+
+log = logging.getLogger(__name__)
 
 SAMPLER_DTYPE = torch.float32  # the sampler's latents stay float32 whatever the U-Net computes in (bf16/fp16)
 
@@ -232,6 +235,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             expected_latent_shape=self.latent_shape(duration) if _positive(duration) else None,
         )
         self._check_call(duration, num_inference_steps, guidance_scale, batch_size, output_type)
+        self._warn_long_prompts([r.prompt for r in requests] + [r.negative_prompt for r in requests])
         batch_size = batch_size or len(requests)
         num_samples = round(duration * self.sample_rate)
         chunks = [requests[i : i + batch_size] for i in range(0, len(requests), batch_size)]
@@ -242,6 +246,25 @@ class AudioDiffusionPipeline(DiffusionPipeline):
                 audios.append(self.latents_to_audio(chunk_latents, num_samples).cpu())
         audio = torch.cat(audios)
         return AudioDiffusionOutput(audios=audio.numpy() if output_type == "np" else audio, sample_rate=self.sample_rate)
+
+    def text_token_limit(self) -> int:
+        """Tokens kept per prompt: ``max_text_length``, or less when the tokenizer's own limit is lower."""
+        limit = int(self.config.max_text_length)
+        model_limit = getattr(self.tokenizer, "model_max_length", None)
+        return min(limit, int(model_limit)) if isinstance(model_limit, int) and model_limit > 0 else limit
+
+    def _warn_long_prompts(self, prompts: list[str]) -> None:
+        """Log a warning naming each prompt longer than :meth:`text_token_limit` (the encoder sees it truncated)."""
+        if self.tokenizer is None:
+            return
+        limit = self.text_token_limit()
+        for prompt in dict.fromkeys(p for p in prompts if p):
+            count = len(self.tokenizer(prompt, truncation=False)["input_ids"])
+            if count > limit:
+                kept = self.tokenizer(prompt, truncation=True, max_length=limit)["input_ids"]
+                log.warning("Prompt %r is %d tokens, longer than the text encoder's limit of %d: it is truncated to "
+                            "%r. Shorten it to keep every word.", prompt, count, limit,
+                            self.tokenizer.decode(kept, skip_special_tokens=True))
 
     def _denoise(
         self, chunk: list[GenerationRequest], duration: float, num_inference_steps: int, guidance_scale: float, progress: Any

@@ -106,7 +106,7 @@ def run_main(capsys, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_prompts_file(model_dir, tmp_path, capsys):
-    (tmp_path / "prompts.txt").write_text("rain on a roof\n\n  wind  \n")
+    (tmp_path / "prompts.txt").write_text("rain on a roof\n  wind  \n\n")
     result = run_main(capsys, "generate", "--prompts-file", str(tmp_path / "prompts.txt"), "--model", str(model_dir),
                       "-o", str(tmp_path / "listed"), "--duration", "0.5", "--steps", "2")
     assert result.returncode == 0, result.stderr
