@@ -115,6 +115,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
                 TextEncoderConfig(name_or_path=source)
             )
         kwargs.setdefault("local_files_only", True)
+        kwargs["use_safetensors"] = True  # never pickle, also not through diffusers'/transformers' fallbacks
         return super().from_pretrained(str(path), **kwargs)
 
     def save_pretrained(self, save_directory: str | Path, **kwargs: Any) -> None:

@@ -73,7 +73,8 @@ def load_text_encoder(config: TextEncoderConfig) -> tuple[PreTrainedModel, PreTr
     path = resolve_text_encoder_path(config.name_or_path)
     try:
         model_config = AutoConfig.from_pretrained(path, local_files_only=True)
-        model = _text_model_class(model_config).from_pretrained(path, local_files_only=True)
+        model = _text_model_class(model_config).from_pretrained(path, local_files_only=True,
+                                                                use_safetensors=True)  # never pickle
     except OSError as error:
         raise TextEncoderNotFoundError(
             f"No text encoder weights found at {config.name_or_path!r}: give a local transformers folder, "
