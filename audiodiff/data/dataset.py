@@ -4,7 +4,9 @@ Training crops start at a random sample and the caption is a random paraphrase,
 both drawn from a generator seeded by ``(seed, index, epoch)`` so a run is
 reproducible and :meth:`AudioCaptionDataset.set_epoch` changes them.  Validation
 crops start at sample 0 with the main caption.  Files that cannot be decoded,
-are empty or silent are found once, when the dataset is built, and left out.
+are empty, silent, hold NaN/inf samples, have a sample rate outside
+``[MIN_SOURCE_RATE, MAX_SOURCE_RATE]`` or last longer than ``MAX_CLIP_SECONDS`` (read from
+the header, before decoding) are found once, when the dataset is built, and left out.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import soundfile as sf
 import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
@@ -27,6 +30,9 @@ from .report import Skipped, describe_skipped, warn_skipped
 log = logging.getLogger(__name__)
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: a clip whose peak is below this is treated as silent
+MIN_SOURCE_RATE = 4_000  # Hz; lower rates hold no usable audio band
+MAX_SOURCE_RATE = 384_000  # Hz; the highest rate of common recorders
+MAX_CLIP_SECONDS = 600.0  # each item decodes its whole file: longer recordings must be split first
 
 
 class AudioCaptionDataset(Dataset):
@@ -168,7 +174,19 @@ def scan_clips(
 
 
 def unusable_reason(clip: Clip, sample_rate: int, silence_peak: float = SILENCE_PEAK) -> str | None:
-    """Why ``clip`` cannot be trained on (``"cannot decode: ..."``, ``"silent"``, ...), or ``None`` if it can."""
+    """Why ``clip`` cannot be trained on (``"cannot decode: ..."``, ``"silent"``, ...), or ``None`` if it can.
+
+    The header is read first, so a file with an absurd rate or length is refused without decoding it.
+    """
+    try:
+        info = sf.info(str(clip.path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, OSError) as error:
+        return f"cannot decode: {error}"
+    if not MIN_SOURCE_RATE <= info.samplerate <= MAX_SOURCE_RATE:
+        return f"sample rate {info.samplerate} Hz outside [{MIN_SOURCE_RATE}, {MAX_SOURCE_RATE}] Hz"
+    if info.frames > MAX_CLIP_SECONDS * info.samplerate:
+        return (f"{info.frames / info.samplerate:.0f} s long, over the {MAX_CLIP_SECONDS:g} s limit; "
+                "split it into shorter clips")
     try:
         audio = load_audio(clip.path, sample_rate)
     except AudioLoadError as error:

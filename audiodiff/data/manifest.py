@@ -10,15 +10,23 @@ Two layouts (see ``docs/data.md``):
 
 Optional columns: ``captions`` (a list of paraphrases; in CSV a JSON list) and
 ``split`` (``train`` or ``validation``).  Other columns are ignored.  Rows whose
-file is missing or whose caption is empty are skipped and named in one warning.
+file is missing or whose caption is empty, JSONL lines that are not UTF-8, and rows
+repeating an earlier row (same file, no new caption) are skipped and named in one warning;
+a row naming an earlier row's file with a new caption adds it to that clip's paraphrases.
+
+An audiofolder may come from anyone: a row whose path leaves the folder (``../..``, an
+absolute path, a symlink pointing outside) is refused (skipped and named).  A manifest
+file is a list its author chose, so its paths may point anywhere.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import InvalidArgumentError
@@ -72,9 +80,21 @@ def read_dataset(path: str | Path) -> list[Clip]:
     path = Path(path)
     metadata = find_metadata(path)
     rows = read_rows(metadata)
-    clips, skipped = [], []
+    confine_to = metadata.parent.resolve() if path.is_dir() else None
+    clips, skipped, seen = [], [], {}
     for number, row in enumerate(rows, start=1):
-        result = clip_from_row(row, metadata.parent, f"{metadata}, row {number}")
+        where = f"{metadata}, row {number}"
+        result = row if isinstance(row, Skipped) else clip_from_row(row, metadata.parent, where, confine_to)
+        if isinstance(result, Clip):
+            key = result.path.resolve()
+            if key in seen:  # the same file again: its new captions join the first row's as paraphrases
+                first, first_number = seen[key]
+                extra = tuple(c for c in result.captions if c not in clips[first].captions)
+                clips[first] = replace(clips[first], captions=clips[first].captions + extra)
+                if not extra:
+                    skipped.append(Skipped(result.name, f"duplicate of row {first_number}"))
+                continue
+            seen[key] = (len(clips), number)
         (skipped if isinstance(result, Skipped) else clips).append(result)
     warn_skipped(log, skipped, len(rows), f"rows of {metadata}")
     if not clips:
@@ -99,17 +119,32 @@ def find_metadata(path: Path) -> Path:
     return found[0]
 
 
-def read_rows(metadata: Path) -> list[dict]:
+def read_rows(metadata: Path) -> list[dict | Skipped]:
     """The rows of a ``.jsonl`` file (one JSON object per non-blank line) or a ``.csv`` file with a header.
 
+    Text is UTF-8 (a byte-order mark is allowed; a UTF-16 file with its BOM is read too).  A JSONL line
+    that is not UTF-8 becomes a :class:`Skipped` row naming the line.
+
     Raises:
-        InvalidArgumentError: a JSONL line is not a JSON object (names the line).
+        InvalidArgumentError: a JSONL line is not a JSON object, or a CSV file is not UTF-8 (names the line).
     """
+    data = metadata.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        data = data.decode("utf-16").encode("utf-8")
     if metadata.suffix == ".csv":
-        with metadata.open(newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
-    rows = []
-    for number, line in enumerate(metadata.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            raise InvalidArgumentError(f"{metadata}, line {line} is not UTF-8; save the file as UTF-8.") from error
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    rows: list[dict | Skipped] = []
+    for number, raw in enumerate(data.removeprefix(codecs.BOM_UTF8).split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            rows.append(Skipped(f"{metadata}, line {number}", "not UTF-8; save the file as UTF-8"))
+            continue
         if not line.strip():
             continue
         try:
@@ -124,8 +159,12 @@ def read_rows(metadata: Path) -> list[dict]:
     return rows
 
 
-def clip_from_row(row: dict, root: Path, where: str) -> Clip | Skipped:
-    """A :class:`Clip` from one metadata row, or the :class:`Skipped` reason (no file, file missing, empty caption).
+def clip_from_row(row: dict, root: Path, where: str, confine_to: Path | None = None) -> Clip | Skipped:
+    """A :class:`Clip` from one metadata row, or the :class:`Skipped` reason (no file, file missing, empty
+    caption, a path outside ``confine_to``).
+
+    Args:
+        confine_to: when given (a resolved folder), the file, symlinks followed, must lie inside it.
 
     Raises:
         InvalidArgumentError: ``split`` is set to something other than train/validation.
@@ -134,8 +173,13 @@ def clip_from_row(row: dict, root: Path, where: str) -> Clip | Skipped:
     if not name:
         return Skipped(where, "no file_name or path")
     path = root / name  # an absolute name replaces root
-    if not path.is_file():
-        return Skipped(name, "file missing")
+    try:
+        if confine_to is not None and not path.resolve().is_relative_to(confine_to):
+            return Skipped(name, "outside the dataset folder: refused")
+        if not path.is_file():
+            return Skipped(name, "file missing")
+    except (OSError, ValueError) as error:  # embedded NUL, name too long, symlink loop
+        return Skipped(name[:200], f"invalid path ({getattr(error, 'strerror', None) or error})")
     captions = _captions(row)
     if not captions:
         return Skipped(name, "empty caption")

@@ -26,6 +26,8 @@ def describe_skipped(skipped: Sequence[Skipped], shown: int = SHOWN_NAMES) -> st
 
 
 def warn_skipped(logger: logging.Logger, skipped: Sequence[Skipped], total: int, source: str) -> None:
-    """Log one warning naming the first few skipped inputs and the count; nothing when none were skipped."""
+    """Log one warning with the count naming the first few skipped inputs, then one info line per other one."""
     if skipped:
         logger.warning("Skipped %d of %d %s: %s.", len(skipped), total, source, describe_skipped(skipped))
+    for item in skipped[SHOWN_NAMES:]:  # the rest, one line each, so every skipped input is named
+        logger.info("Skipped %s (%s).", item.name, item.reason)

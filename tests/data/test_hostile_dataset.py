@@ -1,0 +1,169 @@
+"""A fuzzed dataset folder: every unusable file is skipped, counted and named, paths outside the folder are
+refused, and training runs on what is left."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from audiodiff.data.dataset import AudioCaptionDataset
+from audiodiff.data.manifest import read_dataset
+from conftest import SAMPLE_RATE, TINY_CONFIG, tone
+
+THREE_HOURS = 3 * 3600
+
+
+def _sparse_wav(path: Path, seconds: int, sample_rate: int = SAMPLE_RATE) -> None:
+    """A 16-bit mono WAV whose header (and size) say ``seconds`` long, stored as a sparse file (no disk used)."""
+    data_bytes = seconds * sample_rate * 2
+    header = b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt " + struct.pack(
+        "<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16) + b"data" + struct.pack("<I", data_bytes)
+    with open(path, "wb") as f:
+        f.write(header)
+        f.truncate(len(header) + data_bytes)
+
+
+def _wav_bytes(seconds: float = 0.5) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    sf.write(buffer, tone(300, seconds), SAMPLE_RATE, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+@pytest.fixture()
+def hostile_folder(tmp_path) -> tuple[Path, dict[str, str], list[str]]:
+    """The fuzzed audiofolder; returns (folder, {skipped name: words its reason must hold}, usable names)."""
+    root = tmp_path / "fuzzed"
+    outside = tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    sf.write(outside / "secret.wav", tone(500, 0.5), SAMPLE_RATE)
+    rows: list[bytes] = []
+
+    def row(name: str, caption: object = "a sound", **extra) -> None:
+        rows.append(json.dumps({"file_name": name, "caption": caption, **extra}, ensure_ascii=False).encode("utf-8"))
+
+    usable = []
+    for i, frequency in enumerate((220, 330, 440, 550)):
+        sf.write(root / f"good_{i}.wav", tone(frequency, 1.0), SAMPLE_RATE)
+        usable.append(f"good_{i}.wav")
+    row("good_0.wav", "a low tone \U0001f50a 低音 \u202eRTL\u202c")  # emoji, CJK, bidi controls
+    row("good_1.wav", 440)  # a number as caption
+    row("good_2.wav", "tone\x00with\x07controls")
+    row("good_3.wav", "a tone")
+    sf.write(root / "eight_channels.wav", np.tile(tone(660, 0.5)[:, None], (1, 8)), SAMPLE_RATE)
+    row("eight_channels.wav")
+    sf.write(root / "rate_384k.wav", tone(1000, 0.2, sample_rate=384_000), 384_000)
+    row("rate_384k.wav")
+    usable += ["eight_channels.wav", "rate_384k.wav"]
+
+    skipped = {}  # name: words of the reason
+    full = _wav_bytes()
+    (root / "truncated_header.wav").write_bytes(full[:30])
+    skipped["truncated_header.wav"] = "cannot decode"
+    (root / "truncated_data.wav").write_bytes(full[: 44 + 1000])  # header says 0.5 s, 500 samples remain
+    (root / "zero.wav").write_bytes(b"")
+    skipped["zero.wav"] = "cannot decode"
+    (root / "text.mp3").write_text("this is not audio\n" * 20)
+    skipped["text.mp3"] = "cannot decode"
+    (root / "image.flac").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(512))
+    skipped["image.flac"] = "cannot decode"
+    nan = tone(440, 0.5)
+    nan[100] = np.nan
+    sf.write(root / "nan.wav", nan, SAMPLE_RATE, subtype="FLOAT")
+    skipped["nan.wav"] = "non-finite"
+    inf = tone(440, 0.5)
+    inf[100] = np.inf
+    sf.write(root / "inf.wav", inf, SAMPLE_RATE, subtype="FLOAT")
+    skipped["inf.wav"] = "non-finite"
+    sf.write(root / "rate_1hz.wav", np.full(8, 0.5, dtype=np.float32), 1)
+    skipped["rate_1hz.wav"] = "sample rate 1 Hz"
+    sf.write(root / "rate_1mhz.wav", tone(1000, 0.01, sample_rate=1_000_000), 1_000_000)
+    skipped["rate_1mhz.wav"] = "sample rate 1000000 Hz"
+    _sparse_wav(root / "three_hours.wav", THREE_HOURS)
+    skipped["three_hours.wav"] = "10800 s long"
+    for name in ("truncated_header.wav", "truncated_data.wav", "zero.wav", "text.mp3", "image.flac", "nan.wav",
+                 "inf.wav", "rate_1hz.wav", "rate_1mhz.wav", "three_hours.wav"):
+        row(name)
+    usable.append("truncated_data.wav")  # libsndfile reads the samples that are there: a short, usable clip
+    skipped.pop("truncated_data.wav", None)
+
+    # rows that escape the folder, or repeat a row, or are not UTF-8
+    (root / "link_out.wav").symlink_to(outside / "secret.wav")
+    (root / "link_in.wav").symlink_to(root / "good_3.wav")
+    for name in ("../../etc/passwd", "/etc/passwd", str(outside / "secret.wav"), "../outside/secret.wav",
+                 "link_out.wav"):
+        row(name)
+        skipped[name] = "outside the dataset folder"
+    row("link_in.wav", "a tone")  # a link inside the folder to a file inside it: the same file as good_3.wav
+    skipped["link_in.wav"] = "duplicate of row 4"
+    row("good_0.wav", "a low tone \U0001f50a 低音 \u202eRTL\u202c")  # the same row again
+    skipped["good_0.wav"] = "duplicate of row 1"
+    row("good_1.wav", "a second caption for good_1")  # same file, new caption: merged, not skipped
+    rows.append(json.dumps({"file_name": "good_2.wav", "caption": "caf\u00e9"}).encode().replace(
+        b"caf\\u00e9", "caf\u00e9".encode("latin-1")))  # a Latin-1 line
+    latin_line = len(rows)
+    skipped[f"{root / 'metadata.jsonl'}, line {latin_line}"] = "not UTF-8"
+    row("nul\x00byte.wav")
+    skipped["nul\x00byte.wav"] = "invalid path"
+    row("x" * 5000 + ".wav")
+    skipped["x" * 200] = "invalid path"
+    row("missing.wav")
+    skipped["missing.wav"] = "file missing"
+    (root / "metadata.jsonl").write_bytes(b"\xef\xbb\xbf" + b"\n".join(rows) + b"\n")  # with a UTF-8 BOM
+    return root, skipped, usable
+
+
+def test_fuzzed_folder_skips_counts_and_names_every_bad_input(hostile_folder, caplog):
+    root, expected, usable = hostile_folder
+    with caplog.at_level(logging.INFO):
+        clips = read_dataset(root)
+        data = AudioCaptionDataset(clips, SAMPLE_RATE, 0.5, train=True)
+    assert sorted(c.name for c in data.clips) == sorted(usable)
+    assert [c for c in clips if c.name == "good_1.wav"][0].captions == ("440", "a second caption for good_1")
+    skipped_rows = [r for r in caplog.records if r.getMessage().startswith("Skipped")]
+    named = " ".join(r.getMessage() for r in skipped_rows)
+    assert len(expected) == 20 and len(usable) == 7  # 28 rows: 11 refused/skipped, 1 merged, 9 files unusable
+    for name in expected:
+        assert name in named, name
+    found = {s.name: s.reason for s in data.skipped}
+    for name, words in expected.items():
+        if name in found:
+            assert words in found[name], (name, found[name])
+    assert "Skipped 11 of 28 rows" in named and "Skipped 9 of 16 audio files" in named
+    assert not any(c.path.resolve().is_relative_to(root.parent / "outside") for c in data.clips)
+    for index in range(len(data)):
+        item = data[index]
+        assert item["audio"].isfinite().all() and item["audio"].shape == (SAMPLE_RATE // 2,)
+
+
+def test_the_fuzzed_folder_trains(hostile_folder, tmp_path, tiny_pipeline_dir):
+    from audiodiff.training.run import TrainJob, run_job
+
+    root, _, _ = hostile_folder
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump({"max_steps": 1, "batch_size": 2, "segment_seconds": 0.5, "eval_every": 1000,
+                                      "validation_fraction": 0.0, "log_every": 1}))
+    model = run_job(TrainJob(stage="vae", config=config, output_dir=tmp_path / "run", data=root,
+                             model=tiny_pipeline_dir))
+    assert (model / "model_index.json").is_file()
+
+
+def test_a_manifest_file_may_still_name_files_anywhere(tmp_path):
+    """Manifests are lists their author chose (docs/data.md): absolute and ../ paths stay allowed there."""
+    sf.write(tmp_path / "elsewhere.wav", tone(300, 0.5), SAMPLE_RATE)
+    (tmp_path / "lists").mkdir()
+    manifest = tmp_path / "lists" / "train.jsonl"
+    manifest.write_text(json.dumps({"path": str(tmp_path / "elsewhere.wav"), "caption": "a"}) + "\n"
+                        + json.dumps({"path": "../elsewhere.wav", "caption": "b"}) + "\n")
+    clips = read_dataset(manifest)
+    assert len(clips) == 1 and clips[0].captions == ("a", "b")  # the same file twice: captions merged
