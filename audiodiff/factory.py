@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .config import ModelConfig
 from .mel import MelSpectrogram
-from .models.text_encoder import DEFAULT_TEXT_ENCODER, hidden_size, load_text_encoder
+from .models.text_encoder import DEFAULT_TEXT_ENCODER, embedding_size, load_text_encoder
 from .models.unet import build_unet
 from .models.vae import build_vae
 from .models.vocoder import HifiGanVocoder
@@ -25,7 +25,7 @@ def build_pipeline(config: ModelConfig) -> AudioDiffusionPipeline:
     """
     text_encoder, tokenizer = load_text_encoder(config.text_encoder)
     vae = build_vae(config.vae, config.audio)
-    unet = build_unet(config.unet, config.vae.latent_channels, hidden_size(text_encoder))
+    unet = build_unet(config.unet, config.vae.latent_channels, embedding_size(text_encoder, config.text_encoder.embedding))
     source = (
         DEFAULT_TEXT_ENCODER
         if config.text_encoder.name_or_path == DEFAULT_TEXT_ENCODER and config.text_encoder.random_config is None
@@ -42,4 +42,5 @@ def build_pipeline(config: ModelConfig) -> AudioDiffusionPipeline:
         text_encoder_source=source,
         max_duration=config.max_duration,
         max_text_length=config.text_encoder.max_length,
+        text_embedding=config.text_encoder.embedding,
     )

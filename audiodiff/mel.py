@@ -4,6 +4,8 @@ Follows the HiFi-GAN convention (Kong et al. 2020, ``meldataset.py``): reflect-p
 by ``(n_fft - hop_length) / 2`` on each side, magnitude STFT without centring,
 Slaney-normalised mel filters (librosa), and ``log(clamp(mel, min=1e-5))``.
 With that padding a waveform of ``k * hop_length`` samples gives exactly ``k`` frames.
+``center=True`` instead centres frame ``i`` on sample ``i * hop_length`` (reflect-pad ``n_fft / 2``
+on the left, as librosa, ``torch.stft(center=True)`` and AudioLDM's Tacotron STFT do), still ``k`` frames.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
         n_mels: number of mel bands.
         fmin, fmax: mel band edges in Hz.
         mel_mean, mel_std: ``normalize`` maps log-mel ``m`` to ``(m - mel_mean) / mel_std``.
+        center: frame ``i`` centred on sample ``i * hop_length`` (AudioLDM) instead of
+            ``i * hop_length + hop_length / 2`` (HiFi-GAN).
     """
 
     config_name = "config.json"
@@ -47,6 +51,7 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
         fmax: float = 8000.0,
         mel_mean: float = -5.0,
         mel_std: float = 3.0,
+        center: bool = False,
     ):
         super().__init__()
         if fmax > sample_rate / 2:
@@ -71,8 +76,7 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
             when ``samples`` is a multiple of ``hop_length``.
         """
         cfg = self.config
-        pad = (cfg.n_fft - cfg.hop_length) // 2
-        padded = F.pad(audio.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
+        padded = F.pad(audio.unsqueeze(1), self._padding(), mode="reflect").squeeze(1)
         spec = torch.stft(
             padded.float(),
             n_fft=cfg.n_fft,
@@ -85,6 +89,14 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
         magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
         mel = torch.matmul(self.mel_basis, magnitude)
         return torch.log(torch.clamp(mel, min=LOG_CLAMP))
+
+    def _padding(self) -> tuple[int, int]:
+        """Reflect padding ``(left, right)`` in samples; both choices give ``samples // hop_length`` frames."""
+        cfg = self.config
+        if cfg.center:
+            return cfg.n_fft // 2, cfg.n_fft // 2 - cfg.hop_length
+        pad = (cfg.n_fft - cfg.hop_length) // 2
+        return pad, pad
 
     def num_frames(self, num_samples: int) -> int:
         """Frames the vocoder needs to cover ``num_samples`` samples: ``ceil(num_samples / hop_length)``."""

@@ -64,6 +64,9 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             copy the text encoder and ``from_pretrained`` reloads it from that source.
         max_duration: longest clip, in seconds, that the pipeline accepts.
         max_text_length: tokens kept per prompt.
+        text_embedding: what the text encoder hands the U-Net: ``"token_states"`` (cross-attention) or
+            ``"pooled_projection"`` (AudioLDM's normalised CLAP embedding, read as a class embedding);
+            see :data:`audiodiff.models.text_encoder.TEXT_EMBEDDINGS`.
     """
 
     model_cpu_offload_seq = "text_encoder->unet->vae->vocoder"
@@ -81,6 +84,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         text_encoder_source: str | None = None,
         max_duration: float = 10.0,
         max_text_length: int = 64,
+        text_embedding: str = "token_states",
     ):
         super().__init__()
         self.register_modules(
@@ -88,7 +92,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             scheduler=scheduler, vocoder=vocoder, mel=mel,
         )
         self.register_to_config(
-            text_encoder_source=text_encoder_source, max_duration=max_duration, max_text_length=max_text_length
+            text_encoder_source=text_encoder_source, max_duration=max_duration, max_text_length=max_text_length,
+            text_embedding=text_embedding,
         )
         _check_components(self)
 
@@ -156,14 +161,16 @@ class AudioDiffusionPipeline(DiffusionPipeline):
 
     # ------------------------------------------------------------------ the three stages
     def encode_prompt(self, prompts: list[str], negative_prompts: list[str] | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token states ``(batch, tokens, hidden)`` and mask ``(batch, tokens)``.
+        """Token states ``(batch, tokens, hidden)`` and mask ``(batch, tokens)`` (one pooled "token" per
+        prompt with ``text_embedding="pooled_projection"``).
 
         With ``negative_prompts`` the batch is ``negative_prompts + prompts`` (unconditional
         half first), padded to a common length so both halves share one U-Net call.
         """
         texts = (negative_prompts or []) + prompts
         return text_encoders.encode_text(
-            self.text_encoder, self.tokenizer, texts, self.config.max_text_length, self._execution_device
+            self.text_encoder, self.tokenizer, texts, self.config.max_text_length, self._execution_device,
+            embedding=self.config.text_embedding,
         )
 
     def predict_noise(
@@ -177,10 +184,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         do_guidance = states.shape[0] == 2 * latents.shape[0]
         model_input = torch.cat([latents, latents]) if do_guidance else latents
         model_input = self.scheduler.scale_model_input(model_input, timestep)
-        output = self.unet(
-            model_input.to(self.unet.dtype), timestep, encoder_hidden_states=states.to(self.unet.dtype),
-            encoder_attention_mask=mask,
-        ).sample.to(latents.dtype)
+        text = unets.text_inputs(self.unet.config, states.to(self.unet.dtype), mask)
+        output = self.unet(model_input.to(self.unet.dtype), timestep, **text).sample.to(latents.dtype)
         if not do_guidance:
             return output
         noise_uncond, noise_cond = output.chunk(2)
@@ -332,7 +337,15 @@ def _check_components(pipe: AudioDiffusionPipeline) -> None:
         problems.append("the U-Net's in_channels differ from the VAE's latent_channels")
     if (mel.config.n_mels // vaes.downsampling_factor(vae)) % unets.downsampling_factor(unet):
         problems.append("the latent mel axis is not divisible by the U-Net's downsampling")
-    if pipe.text_encoder is not None and text_encoders.hidden_size(pipe.text_encoder) != unet.config.cross_attention_dim:
-        problems.append("the text encoder's hidden size differs from the U-Net's cross_attention_dim")
+    embedding = pipe.config.text_embedding
+    if embedding not in text_encoders.TEXT_EMBEDDINGS:
+        problems.append(f"text_embedding is {embedding!r}, not one of {text_encoders.TEXT_EMBEDDINGS}")
+    elif (embedding == "pooled_projection") != unets.uses_class_embedding(unet.config):
+        problems.append(f"text_embedding {embedding!r} does not fit the U-Net's class_embed_type "
+                        f"{unet.config.class_embed_type!r} (pooled_projection needs 'simple_projection')")
+    elif (pipe.text_encoder is not None
+          and text_encoders.embedding_size(pipe.text_encoder, embedding) != unets.text_embedding_size(unet.config)):
+        problems.append("the text encoder's embedding width differs from the U-Net's text input width "
+                        "(cross_attention_dim or projection_class_embeddings_input_dim)")
     if problems:
         raise IncompatibleModelError("Pipeline components do not fit together: " + "; ".join(problems) + ".")

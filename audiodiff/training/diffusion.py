@@ -24,7 +24,7 @@ from torch import nn
 from ..audio import write_wav
 from ..models import vae as vaes
 from ..models.text_encoder import encode_text
-from ..models.unet import downsampling_factor
+from ..models.unet import downsampling_factor, text_inputs
 from ..pipeline import AudioDiffusionPipeline
 from .checkpoint import flatten_state, unflatten_state
 from .common import export_pipeline, frame_mask, step_generator
@@ -46,7 +46,8 @@ def live_conditioner(pipeline: AudioDiffusionPipeline, device: torch.device) -> 
     text_encoder = pipeline.text_encoder.to(device).eval().requires_grad_(False)
 
     def encode(captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        return encode_text(text_encoder, pipeline.tokenizer, captions, pipeline.config.max_text_length, device)
+        return encode_text(text_encoder, pipeline.tokenizer, captions, pipeline.config.max_text_length, device,
+                           embedding=pipeline.config.text_embedding)
 
     return encode
 
@@ -151,7 +152,8 @@ class DiffusionStage(TrainingStage):
         """The (weighted) noise-prediction MSE for given noise and timesteps ``(batch,)``."""
         z_t = q_sample(self.alphas_cumprod, z0, noise, timesteps)
         target = training_target(self.alphas_cumprod, z0, noise, timesteps, self.prediction_type)
-        prediction = self.unet(z_t, timesteps, encoder_hidden_states=states, encoder_attention_mask=text_mask).sample
+        text = text_inputs(self.pipeline.unet.config, states, text_mask)
+        prediction = self.unet(z_t, timesteps, **text).sample
         weights = min_snr_weights(snr(self.alphas_cumprod, timesteps), self.settings.min_snr_gamma, self.prediction_type)
         return masked_mse(prediction, target, mask, weights)
 

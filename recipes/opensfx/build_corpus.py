@@ -41,12 +41,17 @@ PACKAGES = [
     "megaglest-data",
     "minetest-data",
     "sonic-pi-samples",
+    "gcompris-qt-data",  # sounds inside Qt resource files (qt_rcc.py)
+    "scratch",
+    "widelands-data",
+    "klettres-data",  # real recorded speech: letters and syllables
+    "ktuberling-data",  # real recorded speech: single words
     "fluid-soundfont-gm",  # rendered through fluidsynth from MIDI written by synth.py
     "espeak-ng-data",  # speech rendered by the installed espeak-ng
 ]
 SHORT_NAMES = {"sound-theme-freedesktop": "fdo", "tuxpaint-stamps-default": "tux", "fluid-soundfont-gm": "gm",
                "espeak-ng-data": "speech", "hydrogen-drumkits-effects": "h2fx", "hydrogen-drumkits": "h2",
-               "wesnoth-1.16-data": "wesnoth"}
+               "wesnoth-1.16-data": "wesnoth", "gcompris-qt-data": "gcompris"}
 
 
 def clip_stem(source: Source) -> str:

@@ -48,6 +48,11 @@ WN = "wesnoth-1.16-data"
 MG = "megaglest-data"
 MT = "minetest-data"
 SP = "sonic-pi-samples"
+GC = "gcompris-qt-data"
+SC = "scratch"
+WL = "widelands-data"
+KL = "klettres-data"
+KT = "ktuberling-data"
 
 RULES: list[Rule] = [
     # sound-theme-freedesktop
@@ -87,6 +92,7 @@ RULES: list[Rule] = [
     R(TUX, r"/bovines/(sheep|sheep_lamb|ram)\.ogg$", "sheep", "a sheep bleating", "sheep baaing"),
     R(TUX, r"/cats/(lion|tiger)\.ogg$", "big_cat_roar", "a lion roaring", "a big cat roaring"),
     R(TUX, r"/dogs/dog\.ogg$", "dog_bark", "a dog barking", "a barking dog"),
+    R(TUX, r"/halloween/blackcat\.ogg$", "cat_meow", "a cat meowing", "a meowing cat"),
     R(TUX, r"/mammals/elephant\.ogg$", "elephant", "an elephant trumpeting", "the trumpet call of an elephant"),
     R(TUX, r"/equines/(donkey)\.ogg$", "donkey", "a donkey braying", "a braying donkey"),
     R(TUX, r"/equines/(horse|zebra)\.ogg$", "horse_neigh", "a horse neighing", "a neighing horse"),
@@ -174,6 +180,118 @@ RULES: list[Rule] = [
     R(OAD, r"/lumbering/lumber_treeexpire_", "tree_falling", "a tree falling", "a tree crashing down"),
     R(OAD, r"/mining/mine_metal_", "pickaxe_metal", "a pickaxe striking metal ore", "mining with a pickaxe"),
     R(OAD, r"/mining/mine_stone_", "pickaxe_stone", "a pickaxe striking rock", "someone breaking rock with a pickaxe"),
+    # gcompris-qt-data (audio files of the Qt resources rcc/<activity>.rcc; farm animals, Lionel
+    # Allorge's memory-sound recordings, real instruments; UI sounds and music are not named here)
+    R(GC, r"/explore_farm_animals/resource/animals/dog\.", "dog_bark", "a dog barking", "a barking dog"),
+    R(GC, r"/explore_farm_animals/resource/animals/cat\.", "cat_meow", "a cat meowing", "a meowing cat"),
+    R(GC, r"/explore_farm_animals/resource/animals/cow\.", "cow", "a cow mooing", "cattle mooing"),
+    R(GC, r"/explore_farm_animals/resource/animals/horse\.", "horse_neigh", "a horse neighing", "a neighing horse"),
+    R(GC, r"/explore_farm_animals/resource/animals/pig\.", "pig", "a pig oinking", "pigs grunting"),
+    R(GC, r"/explore_farm_animals/resource/animals/sheep\.", "sheep", "a sheep bleating", "sheep baaing"),
+    R(GC, r"/explore_farm_animals/resource/animals/duck\.", "duck", "a duck quacking", "ducks quacking"),
+    R(GC, r"/explore_farm_animals/resource/animals/chickens\.", "chicken", "chickens clucking", "hens clucking in a farmyard"),
+    R(GC, r"/explore_farm_animals/resource/animals/owl\.", "owl", "an owl hooting", "the hoot of an owl"),
+    R(GC, r"/memory-sound/resource/lrbark_\d_la", "dog_bark", "a dog barking", "a barking dog"),
+    R(GC, r"/memory-sound/resource/lrapplauses_", "applause", "a crowd applauding", "people clapping"),
+    R(GC, r"/memory-sound/resource/lrrain_in_garden_", "rain", "rain falling in a garden", "rain falling"),
+    R(GC, r"/memory-sound/resource/lrheart_beat_", "heartbeat", "a heart beating", "a heartbeat"),
+    R(GC, r"/memory-sound/resource/lrtrain_slowing_down_", "train_braking", "a train slowing down", "a train braking as it arrives"),
+    R(GC, r"/memory-sound/resource/lrbuddhist_gong_", "gong", "a gong being struck", "a ringing Buddhist gong"),
+    R(GC, r"/memory-sound/resource/lrdoor_open_", "door", "a door opening", "a door creaking open"),
+    R(GC, r"/memory-sound/resource/lrfactory_noise_", "machinery", "factory machinery clanking", "industrial machine noise"),
+    R(GC, r"/instruments/resource/accordion\.", "accordion", "an accordion playing", "an accordion tune"),
+    R(GC, r"/instruments/resource/banjo\.", "banjo", "a banjo playing", "a plucked banjo"),
+    R(GC, r"/instruments/resource/bongo\.", "bongo", "bongo drums playing", "bongos being tapped"),
+    R(GC, r"/instruments/resource/castanets\.", "castanets", "castanets clicking", "castanets playing a rhythm"),
+    R(GC, r"/instruments/resource/cello\.", "cello", "a cello playing", "a bowed cello"),
+    R(GC, r"/instruments/resource/clarinet\.", "clarinet", "a clarinet playing", "a clarinet melody"),
+    R(GC, r"/instruments/resource/cymbal\.", "crash_cymbal", "a cymbal crash", "a crash cymbal"),
+    R(GC, r"/instruments/resource/electric_guitar\.", "electric_guitar", "an electric guitar playing", "an electric guitar riff"),
+    R(GC, r"/instruments/resource/flute_traversiere\.", "flute", "a flute playing", "a flute melody"),
+    R(GC, r"/instruments/resource/guitar\.", "acoustic_guitar", "an acoustic guitar playing", "a classical guitar being plucked"),
+    R(GC, r"/instruments/resource/harmonica\.", "harmonica", "a harmonica playing", "a mouth organ"),
+    R(GC, r"/instruments/resource/harp\.", "harp", "a harp playing", "a plucked harp"),
+    R(GC, r"/instruments/resource/horn\.", "french_horn", "a French horn playing", "a horn melody"),
+    R(GC, r"/instruments/resource/maracas\.", "shaker", "maracas shaking", "a maraca rhythm"),
+    R(GC, r"/instruments/resource/organ\.", "organ", "an organ playing", "a pipe organ"),
+    R(GC, r"/instruments/resource/piano\.", "piano", "a piano playing", "someone playing the piano"),
+    R(GC, r"/instruments/resource/saxophone\.", "saxophone", "a saxophone playing", "a sax melody"),
+    R(GC, r"/instruments/resource/snare_drum\.", "snare_drum", "a snare drum playing", "a snare drum rhythm"),
+    R(GC, r"/instruments/resource/tambourine\.", "tambourine", "a tambourine", "a tambourine jingling"),
+    R(GC, r"/instruments/resource/timpani\.", "timpani", "timpani drums rolling", "kettle drums"),
+    R(GC, r"/instruments/resource/triangle\.", "triangle", "a triangle ringing", "a triangle being struck"),
+    R(GC, r"/instruments/resource/trombone\.", "trombone", "a trombone playing", "a sliding trombone"),
+    R(GC, r"/instruments/resource/trumpet\.", "trumpet", "a trumpet playing", "a trumpet melody"),
+    R(GC, r"/instruments/resource/tuba\.", "tuba", "a tuba playing", "a low brass tuba"),
+    R(GC, r"/instruments/resource/violin\.", "violin", "a violin playing", "a bowed violin"),
+    R(GC, r"/instruments/resource/drum_kit\.", "drum_beat", "a drum kit playing a beat", "drums playing"),
+    R(GC, r"/canal_lock/resource/door_(open|close)\.", "door", "a heavy door opening and closing", "a door creaking"),
+    R(GC, r"/guessnumber/resource/helicopter\.", "helicopter", "a helicopter flying", "helicopter rotor blades chopping"),
+    # scratch (Scratch 1.4 media library: Media/Sounds/<kind>/<Name>.wav|.mp3)
+    R(SC, r"/sounds/animal/dog\d\.", "dog_bark", "a dog barking", "a single dog bark"),
+    R(SC, r"/sounds/animal/(cat|meow)\.", "cat_meow", "a cat meowing", "a meowing cat"),
+    R(SC, r"/sounds/animal/kitten\.", "cat_meow", "a kitten meowing", "a small cat mewing"),
+    R(SC, r"/sounds/animal/wolfhowl\.", "wolf_howl", "a wolf howling", "the howl of a wolf"),
+    R(SC, r"/sounds/animal/owl\.", "owl", "an owl hooting", "the hoot of an owl"),
+    R(SC, r"/sounds/animal/rooster\.", "rooster", "a rooster crowing", "a cock crowing"),
+    R(SC, r"/sounds/animal/duck\.", "duck", "a duck quacking", "a quacking duck"),
+    R(SC, r"/sounds/animal/goose\.", "goose", "a goose honking", "a honking goose"),
+    R(SC, r"/sounds/animal/horse\.", "horse_neigh", "a horse neighing", "a whinnying horse"),
+    R(SC, r"/sounds/animal/horsegallop\.", "horse_hooves", "a horse galloping", "hooves galloping"),
+    R(SC, r"/sounds/animal/crickets?\.", "cricket", "crickets chirping", "a cricket chirping"),
+    R(SC, r"/sounds/animal/bird\.", "bird_call", "a bird chirping", "a short bird call"),
+    R(SC, r"/sounds/animal/sealion\.", "sea_lion", "a sea lion barking", "a barking sea lion"),
+    R(SC, r"/sounds/human/babycry\.", "baby_cry", "a baby crying", "an infant wailing"),
+    R(SC, r"/sounds/human/cough-female\.", "cough", "a woman coughing", "someone coughing"),
+    R(SC, r"/sounds/human/cough-male\.", "cough", "a man coughing", "someone coughing"),
+    R(SC, r"/sounds/human/sneeze-female\.", "sneeze", "a woman sneezing", "someone sneezing"),
+    R(SC, r"/sounds/human/sneeze-male\.", "sneeze", "a man sneezing", "someone sneezing"),
+    R(SC, r"/sounds/human/laugh-female\.", "laughter", "a woman laughing", "someone laughing"),
+    R(SC, r"/sounds/human/laugh-male\d\.", "laughter", "a man laughing", "someone laughing"),
+    R(SC, r"/sounds/human/scream-female\.", "woman_scream", "a woman screaming", "a loud female scream"),
+    R(SC, r"/sounds/human/scream-male\d\.", "man_scream", "a man screaming", "a loud male scream"),
+    R(SC, r"/sounds/human/footsteps-\d\.", "footsteps_walking", "someone walking", "footsteps"),
+    R(SC, r"/sounds/human/fingersnap\.", "finger_snap", "a finger snap", "fingers snapping"),
+    R(SC, r"/sounds/human/slurp\.", "slurp", "someone slurping a drink", "a loud slurp"),
+    R(SC, r"/sounds/effects/belltoll\.", "bell", "a church bell tolling", "a large bell ringing"),
+    R(SC, r"/sounds/effects/bubbles\.", "bubbles", "water bubbling", "bubbles rising in water"),
+    R(SC, r"/sounds/effects/carpassing\.", "car_passing", "a car driving past", "a car passing by"),
+    R(SC, r"/sounds/effects/motorcyclepassing\.", "motorcycle", "a motorcycle driving past", "a motorbike passing by"),
+    R(SC, r"/sounds/effects/doorclose\.", "door", "a door closing", "a door shutting"),
+    R(SC, r"/sounds/effects/doorcreak\.", "creak", "a door creaking", "a creaking hinge"),
+    R(SC, r"/sounds/effects/sewingmachine\.", "sewing_machine", "a sewing machine running", "a sewing machine stitching"),
+    R(SC, r"/sounds/effects/typing\.", "typing", "typing on a keyboard", "someone typing"),
+    R(SC, r"/sounds/effects/waterdrop\.", "water_drip", "a water drop falling", "water dripping"),
+    R(SC, r"/sounds/effects/waterrunning\.", "water_running", "water running from a tap", "a running faucet"),
+    R(SC, r"/sounds/percussion/cymbalcrash\.", "crash_cymbal", "a crash cymbal", "a cymbal crash"),
+    R(SC, r"/sounds/percussion/ridecymbal\.", "ride_cymbal", "a ride cymbal", "a ride cymbal ringing"),
+    R(SC, r"/sounds/percussion/gong\.", "gong", "a gong being struck", "a ringing gong"),
+    R(SC, r"/sounds/percussion/handclap\.", "hand_clap", "a hand clap", "hands clapping once"),
+    R(SC, r"/sounds/percussion/shaker\.", "shaker", "a shaker", "a shaker rattling"),
+    R(SC, r"/sounds/instruments/guitarstrum\.", "acoustic_guitar_strum", "an acoustic guitar strumming a chord", "a strummed guitar chord"),
+    R(SC, r"/sounds/instruments/trumpet\d\.", "trumpet", "a trumpet playing", "a trumpet note"),
+    R(SC, r"/sounds/instruments/dijjeridoo\.", "didgeridoo", "a didgeridoo droning", "a didgeridoo being played"),
+    # widelands-data (animals, farm and work sounds; tribe building loops and UI sounds are not named)
+    R(WL, r"/sound/animals/bird\d", "bird_call", "a bird calling", "a wild bird call"),
+    R(WL, r"/sound/animals/boar", "pig", "a wild boar grunting", "a boar snorting"),
+    R(WL, r"/sound/animals/coyote", "wolf_howl", "a coyote howling", "a wild dog howling"),
+    R(WL, r"/sound/animals/crickets\d", "cricket", "crickets chirping", "chirping insects"),
+    R(WL, r"/sound/animals/frog", "frog", "a frog croaking", "frogs croaking"),
+    R(WL, r"/sound/animals/(moose|stag)", "deer_call", "a stag bellowing", "a deer calling"),
+    R(WL, r"/sound/animals/wolf", "wolf_howl", "a wolf howling", "the howl of a wolf"),
+    R(WL, r"/critters/duck/duck", "duck", "a duck quacking", "ducks quacking"),
+    R(WL, r"/sound/farm/donkey", "donkey", "a donkey braying", "a braying donkey"),
+    R(WL, r"/sound/farm/horse", "horse_neigh", "a horse neighing", "a whinnying horse"),
+    R(WL, r"/sound/farm/ox", "cow", "an ox lowing", "cattle mooing"),
+    R(WL, r"/sound/farm/sheep", "sheep", "a sheep bleating", "sheep baaing"),
+    R(WL, r"/sound/farm/scythe", "harvesting", "a scythe cutting grass", "someone mowing with a scythe"),
+    R(WL, r"/sound/atlanteans/saw/sawing", "hand_saw", "a saw cutting wood", "someone sawing wood"),
+    R(WL, r"/sound/woodcutting/(fast_)?woodcutting", "wood_chopping", "an axe chopping wood", "someone chopping a tree"),
+    R(WL, r"/sound/woodcutting/tree_falling", "tree_falling", "a tree falling", "a tree crashing down"),
+    R(WL, r"/sound/hammering/hammering", "hammering", "a hammer striking", "someone hammering"),
+    R(WL, r"/sound/smiths/(smith|toolsmith)", "metal_hammering", "a blacksmith hammering on an anvil", "metal being forged"),
+    R(WL, r"/sound/smiths/sharpening", "knife_sharpening", "a blade being sharpened on a grindstone", "metal grinding on a whetstone"),
+    R(WL, r"/sound/stonecutting/stonemason", "stone_masonry", "a chisel striking stone", "a mason working on stone"),
     # openttd-opensfx: catalogue entries (names come from the catalogue's own descriptions)
     R(TTD, r"/\d+_factory_whistle__", "steam_whistle", "a factory steam whistle blowing", "a loud steam whistle"),
     R(TTD, r"/\d+_steam_(train_station_departure|engine_going_in_tunnel)__", "steam_train", "a steam train whistling and departing", "a steam locomotive pulling away"),
@@ -347,6 +465,51 @@ RULES: list[Rule] = [
     R(SP, r"/vinyl_(backspin|rewind|scratch)\.", "vinyl_scratch", "a DJ scratching a vinyl record", "a record scratch"),
     R(SP, r"/vinyl_hiss\.", "vinyl_crackle", "vinyl record crackle and hiss", "an old record crackling"),
 ]
+
+# Real recorded speech. One reader per folder; the reader's sex comes from the folder's median F0
+# (speaker_f0.py: under 160 Hz a man, 175-270 Hz a woman). Folders left out as ambiguous or
+# child-like: klettres ar (281 Hz), he (170 Hz), pt_BR (272/311 Hz), tn (308/356 Hz); ktuberling's
+# other languages mix several readers in one folder.
+# klettres-data: <lang>/alpha/<letter>.ogg (a letter of the alphabet) and <lang>/syllab/*.ogg
+# (syllables; short words in en/). language folder: (language, alpha reader, syllab reader).
+# ml/syllab (465 syllables, 21 min of one reader) is left out: it alone would be the corpus'
+# largest category.
+KLETTRES_READERS: dict[str, tuple[str, str, str | None]] = {
+    "cs": ("Czech", "woman", "woman"), "da": ("Danish", "man", "man"), "de": ("German", "woman", "man"),
+    "en": ("English", "man", "man"), "en_gb": ("English", "woman", "woman"), "es": ("Spanish", "woman", "woman"),
+    "fr": ("French", "man", "man"), "hu": ("Hungarian", "man", "man"), "it": ("Italian", "woman", "woman"),
+    "lt": ("Lithuanian", "man", "man"), "ml": ("Malayalam", "man", None), "nb": ("Norwegian", "woman", None),
+    "nds": ("Low German", "man", "man"), "nl": ("Dutch", "woman", "woman"), "ru": ("Russian", "woman", "woman"),
+    "uk": ("Ukrainian", "woman", "woman"),
+}
+# ktuberling-data: sounds/<lang>/<object>.ogg, one spoken word (the name of a toy piece) each.
+KTUBERLING_READERS: dict[str, tuple[str, str]] = {"uk": ("Ukrainian", "woman"), "wa": ("Walloon", "man")}
+
+
+def speech_rule(package: str, pattern: str, language: str, reader: str, what: str) -> Rule:
+    """Rule for real recorded speech: English goes to male_speech/female_speech, other languages
+    to speech_<language> (the categories of the espeak-ng renders). what: 'a letter of the alphabet'..."""
+    sex = "male" if reader == "man" else "female"
+    if language == "English":
+        return R(package, pattern, f"{sex}_speech", f"a {reader} saying {what}", f"a {reader} speaking", f"a {sex} voice saying {what}")
+    return R(package, pattern, "speech_" + language.lower().replace(" ", "_"), f"a {reader} saying {what} in {language}",
+             f"a {reader} speaking {language}", f"speech in {language}")
+
+
+def speech_rules() -> list[Rule]:
+    """Rules of the real recorded speech of klettres-data and ktuberling-data (tables above)."""
+    rules = []
+    for lang, (language, alpha_reader, syllab_reader) in KLETTRES_READERS.items():
+        rules.append(speech_rule(KL, rf"/klettres/{lang}/alpha/[^/]+$", language, alpha_reader, "a letter of the alphabet"))
+        if syllab_reader:
+            what = "a short word" if lang in ("en", "en_gb") else "a syllable"
+            rules.append(speech_rule(KL, rf"/klettres/{lang}/syllab/[^/]+$", language, syllab_reader, what))
+    for lang, (language, reader) in KTUBERLING_READERS.items():
+        rules.append(speech_rule(KT, rf"/ktuberling/sounds/{lang}/[^/]+\.ogg$", language, reader, "a single word"))
+    return rules
+
+
+RULES += speech_rules()
 
 # Hydrogen drum-kit instruments: regex on the lower-cased <instrument><name> of drumkit.xml.
 # First match wins; instruments not listed here are left out.

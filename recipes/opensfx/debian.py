@@ -5,6 +5,7 @@ Layout under the cache folder:
   unpacked/<package>/...               from `dpkg -x`, plus expanded archives:
     <archive>.zip.d/<member>           audio members of zip archives (0ad-data)
     <name>.cat.d/<index>_<slug>__<license>.wav   entries of OpenTTD sound catalogues
+    <name>.rcc.d/<resource path>       audio files of Qt binary resources (gcompris-qt-data)
 A package whose unpacked/<package>/.opensfx-unpacked marker exists is not fetched again (delete it to refresh).
 """
 from __future__ import annotations
@@ -16,9 +17,12 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+from opensfx.qt_rcc import extract_rcc
+
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".ogg", ".oga", ".flac")
+SOUND_FILE_SUFFIXES = AUDIO_SUFFIXES + (".mp3",)  # loose files; MP3 only in scratch's media library
 DONE_MARKER = ".opensfx-unpacked"
 
 
@@ -40,10 +44,19 @@ def unpack(deb: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     log.info("dpkg -x %s", deb.name)
     subprocess.run(["dpkg", "-x", str(deb), str(dest)], check=True)
+    expand_archives(dest)
+
+
+def expand_archives(dest: Path) -> None:
+    """Expand the zip archives, OpenTTD catalogues and Qt resource files under dest (see module doc)."""
     for archive in sorted(dest.rglob("*.zip")):
         expand_zip_audio(archive)
     for catalogue in sorted(dest.rglob("*.cat")):
         expand_openttd_cat(catalogue)
+    for resource in sorted(dest.rglob("*.rcc")):
+        audio = extract_rcc(resource, resource.with_name(resource.name + ".d"), AUDIO_SUFFIXES)
+        if audio:
+            log.info("%s: %d audio files extracted", resource.name, len(audio))
 
 
 def ensure_package(package: str, cache: Path) -> Path:

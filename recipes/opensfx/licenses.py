@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 FREE_LICENSES = {
     "CC0-1.0", "CC-BY-3.0", "CC-BY-SA-3.0", "CC-BY-SA-3.0-US", "CC-BY-SA-4.0",
-    "GPL-2.0-only", "GPL-2.0-or-later", "GPL-3.0-or-later", "LGPL-2.1-or-later",
-    "GFDL-1.3-or-later", "MIT",
+    "GPL-2.0-only", "GPL-2.0-or-later", "GPL-3.0-only", "GPL-3.0-or-later", "LGPL-2.1-or-later",
+    "GFDL-1.3-or-later", "MIT", "LAL-1.3",
 }
 
 
@@ -101,6 +101,20 @@ PACKAGES: dict[str, PackageLicense] = {
         (r"/samples/(" + "|".join(SONIC_PI_CC0) + r")\.flac$", "CC0-1.0", "freesound.org contributors (named per sample in the copyright file)"),
     ]),
     "fluid-soundfont-gm": PackageLicense("MIT", "2000-2002, 2008 Frank Wen; 2008 Toby Smithe"),
+    # gcompris-qt-data: the sounds sit inside rcc/<activity>.rcc; paths below are the resource paths.
+    # Files the copyright file does not list one by one fall under its "Files: *" (GPL-3+).
+    "gcompris-qt-data": PackageLicense("GPL-3.0-or-later", "GCompris developers (Bruno Coudoin et al., see copyright file)", [
+        (r"/explore_farm_animals/resource/animals/", "GPL-3.0-only", "2000, 2008 Bruno Coudoin and others; Franck Doucet"),
+        (r"/memory-sound/resource/[^/]*_la(_cut)?\.ogg$", "LAL-1.3", "Lionel Allorge, Yves Combe"),
+        (r"/instruments/resource/drum_kit\.ogg$", "CC-sampling-plus-1.0", "ocea (freesound.org)"),
+        (r"/instruments/resource/", "GPL-3.0-or-later", "Sylvain Dechy, Jérome Blanchard, Julie Jules, Chloé Tuvuku"),
+        (r"/canal_lock/resource/door_(open|close)\.wav$", "CC0-1.0", "lolamadeus (freesound.org)"),
+        (r"/guessnumber/resource/helicopter\.wav$", "CC-BY-3.0", "fridobeck (freesound.org)"),
+    ]),
+    "scratch": PackageLicense("CC-BY-SA-3.0", "2011 Massachusetts Institute of Technology (Scratch 1.4 media library)"),
+    "widelands-data": PackageLicense("GPL-2.0-or-later", "2002-2019 the Widelands Development Team"),
+    "klettres-data": PackageLicense("GPL-2.0-or-later", "2001-2011 Anne-Marie Mahfouf and the KLettres voice contributors"),
+    "ktuberling-data": PackageLicense("GPL-2.0-or-later", "KTuberling contributors (Albert Astals Cid, Éric Bischoff et al.)"),
     "espeak-ng-data": PackageLicense("GPL-3.0-or-later", "eSpeak NG contributors (Reece H. Dunn, Jonathan Duddington et al.)"),
 }
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opensfx.captions import Rule, match_drum_instrument, match_rule
-from opensfx.debian import AUDIO_SUFFIXES
+from opensfx.debian import SOUND_FILE_SUFFIXES
 from opensfx.licenses import is_free, license_for
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,12 @@ class Source:
 
 def display_path(relpath: str) -> str:
     """Package-relative path with expanded archives written as archive/member."""
-    return relpath.replace(".zip.d/", ".zip/").replace(".cat.d/", ".cat/")
+    return relpath.replace(".zip.d/", ".zip/").replace(".cat.d/", ".cat/").replace(".rcc.d/", ".rcc/")
 
 
 def sound_files(root: Path) -> list[Path]:
     """All audio files under root, sorted by path."""
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in SOUND_FILE_SUFFIXES and p.is_file())
 
 
 def hydrogen_rules(root: Path) -> dict[str, Rule]:

@@ -54,11 +54,18 @@ def test_upsampling_must_cover_the_hop():
         HifiGanVocoder.from_configs(bad, AUDIO)
 
 
+def test_odd_kernel_minus_rate_is_padded_as_speecht5_and_cropped_to_frames_times_hop():
+    # AudioLDM's first stage: kernel 16 over rate 5, padding (16 - 5) // 2 = 5 makes 5 * frames + 1 samples
+    vocoder = HifiGanVocoder(n_mels=8, upsample_rates=(5, 4, 2, 2, 2), upsample_kernel_sizes=(16, 16, 8, 4, 4),
+                             upsample_initial_channel=32, resblock_kernel_sizes=(3,), resblock_dilation_sizes=((1,),))
+    assert vocoder.ups[0].padding == (5,)
+    assert vocoder(torch.randn(2, 8, 7)).shape == (2, 7 * 160)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
         {"upsample_rates": (5, 4), "upsample_kernel_sizes": (11,)},
-        {"upsample_rates": (5,), "upsample_kernel_sizes": (10,)},
         {"upsample_rates": (5,), "upsample_kernel_sizes": (3,)},
         {"upsample_rates": (5,), "upsample_kernel_sizes": (11,), "resblock": "3"},
         {"upsample_rates": (5, 4, 2, 2, 2), "upsample_kernel_sizes": (11, 8, 4, 4, 4), "upsample_initial_channel": 16},
