@@ -120,6 +120,26 @@ def _run_init_model(args: argparse.Namespace) -> None:
     print(args.output)
 
 
+# ---------------------------------------------------------------------- convert
+@command("convert")
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="convert a published checkpoint folder (AudioLDM) into an audiodiff folder",
+                       description="Read a local checkpoint folder in its published layout (safetensors only; "
+                                   "nothing is downloaded) and write an audiodiff pipeline folder that generate, "
+                                   "prepare and finetune read. See docs/checkpoints.md.")
+    p.add_argument("--from", dest="family", required=True, choices=("audioldm",),
+                   help="source layout: audioldm (a diffusers AudioLDMPipeline folder)")
+    p.add_argument("source", type=Path, metavar="SRC", help="the downloaded checkpoint folder")
+    p.add_argument("destination", type=Path, metavar="DST", help="pipeline folder to write")
+    p.set_defaults(run=_run_convert)
+
+
+def _run_convert(args: argparse.Namespace) -> None:
+    from .convert import convert
+
+    print(convert(args.family, args.source, args.destination))
+
+
 # ---------------------------------------------------------------------- prepare
 @command("prepare")
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
