@@ -484,6 +484,9 @@ KLETTRES_READERS: dict[str, tuple[str, str, str | None]] = {
 }
 # ktuberling-data: sounds/<lang>/<object>.ogg, one spoken word (the name of a toy piece) each.
 KTUBERLING_READERS: dict[str, tuple[str, str]] = {"uk": ("Ukrainian", "woman"), "wa": ("Walloon", "man")}
+# Byte-identical copies of other words in the same folder (uk: bow, egypt_man, egypt_road, egypt_woman,
+# moon_star, pizzeria_anchovy): left out so that one recording cannot land in both splits.
+KTUBERLING_COPIES = r"(tux-bow|tv_man|tv_path|tv_woman|xmas_star|tux-fish)\.ogg$"
 
 
 def speech_rule(package: str, pattern: str, language: str, reader: str, what: str) -> Rule:
@@ -505,7 +508,8 @@ def speech_rules() -> list[Rule]:
             what = "a short word" if lang in ("en", "en_gb") else "a syllable"
             rules.append(speech_rule(KL, rf"/klettres/{lang}/syllab/[^/]+$", language, syllab_reader, what))
     for lang, (language, reader) in KTUBERLING_READERS.items():
-        rules.append(speech_rule(KT, rf"/ktuberling/sounds/{lang}/[^/]+\.ogg$", language, reader, "a single word"))
+        pattern = rf"/ktuberling/sounds/{lang}/(?!{KTUBERLING_COPIES})[^/]+\.ogg$"
+        rules.append(speech_rule(KT, pattern, language, reader, "a single word"))
     return rules
 
 

@@ -185,6 +185,7 @@ def test_ambiguous_readers_are_left_out() -> None:
     assert captions.match_rule("klettres-data", "usr/share/klettres/pt_BR/alpha/A.ogg") is None  # 272 Hz: child-like
     assert captions.match_rule("klettres-data", "usr/share/klettres/nb/syllab/ba.ogg") is None  # no syllab reader
     assert captions.match_rule("ktuberling-data", "usr/share/ktuberling/sounds/en/hat.ogg") is None  # several readers
+    assert captions.match_rule("ktuberling-data", "usr/share/ktuberling/sounds/uk/tux-bow.ogg") is None  # copy of bow.ogg
     rule = captions.match_rule("ktuberling-data", "usr/share/ktuberling/sounds/uk/hat.ogg")
     assert rule is not None and rule.category == "speech_ukrainian"
 
