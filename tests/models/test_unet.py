@@ -71,3 +71,27 @@ def test_text_states_condition_the_unet_and_padding_is_masked(name):
     real_changed = states.clone()
     real_changed[1, 0] += 10.0  # a real token: the output must move
     assert not torch.allclose(run(real_changed)[1], reference[1], atol=1e-4)
+
+
+@torch.no_grad()
+def test_class_embedding_unet_reads_the_pooled_clap_embedding_and_builds_a_pipeline(tiny_config):
+    import dataclasses
+
+    from audiodiff.errors import IncompatibleModelError
+    from audiodiff.factory import build_pipeline
+
+    clap = dataclasses.replace(TEXT_ENCODERS["clap"], embedding="pooled_projection")
+    config = dataclasses.replace(tiny_config, text_encoder=clap,
+                                 unet=dataclasses.replace(tiny_config.unet, text_conditioning="class_embedding"))
+    torch.manual_seed(0)
+    pipe = build_pipeline(config)
+    assert pipe.unet.config.class_embed_type == "simple_projection"
+    assert pipe.unet.config.projection_class_embeddings_input_dim == 16  # CLAP's projection_dim, not its hidden size
+    states, mask = pipe.encode_prompt(PROMPTS, None)
+    assert states.shape == (2, 1, 16) and mask.tolist() == [[1], [1]]
+    assert torch.allclose(states.norm(dim=-1), torch.ones(2, 1))  # L2-normalised, as AudioLDM
+    pipe.set_progress_bar_config(disable=True)
+    out = pipe(PROMPTS, duration=0.32, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+    assert out.audios.shape == (2, 5120)
+    with pytest.raises(IncompatibleModelError, match="class_embed_type"):  # token states cannot feed it
+        build_pipeline(dataclasses.replace(config, text_encoder=TEXT_ENCODERS["clap"]))
