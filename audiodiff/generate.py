@@ -141,8 +141,17 @@ def load_pipeline(model: Path | None, device: str = "auto", dtype: str = "float3
         )
     compute_dtype = resolve_dtype(dtype, target)
     pipe = prepare_for_inference(AudioDiffusionPipeline.from_pretrained(model)).to(target)
+    return set_compute_dtype(pipe, compute_dtype)
+
+
+def set_compute_dtype(pipe: AudioDiffusionPipeline, dtype: torch.dtype) -> AudioDiffusionPipeline:
+    """Cast the U-Net, VAE and vocoder weights of ``pipe`` to ``dtype`` in place and return ``pipe``.
+
+    The text encoder and mel front end stay float32, and the sampler's latents stay float32
+    (:data:`audiodiff.pipeline.SAMPLER_DTYPE`), whatever ``dtype`` the three models compute in.
+    """
     for name in ("unet", "vae", "vocoder"):
-        getattr(pipe, name).to(compute_dtype)
+        getattr(pipe, name).to(dtype)
     return pipe
 
 

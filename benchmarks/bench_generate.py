@@ -57,8 +57,21 @@ AUDIOLDM_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.0015, beta_end=0
 
 
 # ----------------------------------------------------------------------------- building
-def build_audioldm(clap_size: str, tokenizer_source: str) -> AudioLDMPipeline:
-    """diffusers' AudioLDMPipeline at the AudioLDM-S configuration (cvssp/audioldm-s-full-v2), random weights.
+AUDIOLDM_S_CONFIG = "configs/model/audioldm-s.yaml"
+AUDIOLDM_S_VOCODER_KERNELS = (16, 16, 8, 4, 4)  # AudioLDM-S's own; our HiFi-GAN needs kernel - rate even (15, ...)
+CLAP_SIZES = {  # random CLAP text towers: "full" is the real RoBERTa-base shape, "tiny" is for smoke runs
+    "full": {},
+    "small": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
+    "tiny": dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64),
+}
+
+
+def build_audioldm(clap_size: str, tokenizer_source: str, config: ModelConfig | None = None) -> AudioLDMPipeline:
+    """diffusers' AudioLDMPipeline, random weights, at the size of an audiodiff model config.
+
+    Default: ``configs/model/audioldm-s.yaml``, i.e. the AudioLDM-S configuration (cvssp/audioldm-s-full-v2) with
+    AudioLDM-S's vocoder kernels (16, 16, 8, 4, 4); another ``config`` (e.g. configs/model/tiny.yaml for smoke
+    runs) gives an AudioLDMPipeline of that config's U-Net, VAE and vocoder sizes.
 
     The U-Net is conditioned as AudioLDM's: a CLAP text projection (512) as a class embedding
     concatenated to the time embedding, and self-attention only (``cross_attention_dim`` equal to
@@ -67,27 +80,34 @@ def build_audioldm(clap_size: str, tokenizer_source: str) -> AudioLDMPipeline:
     favours AudioLDM.  Its tokenizer is the packaged MiniLM one, padding to 512 tokens as
     AudioLDM's RoBERTa tokenizer does.
     """
-    channels = (128, 256, 384, 640)
+    vocoder_kernels = AUDIOLDM_S_VOCODER_KERNELS if config is None else None
+    config = config or load_config(REPO / AUDIOLDM_S_CONFIG)
+    u, v, w = config.unet, config.vae, config.vocoder
+    channels = tuple(u.block_out_channels)
+    levels = list(u.attention_levels)
     unet = UNet2DConditionModel(
-        sample_size=128, in_channels=8, out_channels=8,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        block_out_channels=channels, layers_per_block=2, cross_attention_dim=channels,
+        sample_size=128, in_channels=v.latent_channels, out_channels=v.latent_channels,
+        down_block_types=tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in levels),
+        up_block_types=tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(levels)),
+        block_out_channels=channels, layers_per_block=u.layers_per_block, cross_attention_dim=channels,
+        norm_num_groups=u.norm_num_groups,
         class_embed_type="simple_projection", projection_class_embeddings_input_dim=512, class_embeddings_concat=True,
     )
     vae = AutoencoderKL(
-        in_channels=1, out_channels=1, down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3, block_out_channels=(128, 256, 512), layers_per_block=2,
-        latent_channels=8, sample_size=512,
+        in_channels=1, out_channels=1, down_block_types=("DownEncoderBlock2D",) * len(v.block_out_channels),
+        up_block_types=("UpDecoderBlock2D",) * len(v.block_out_channels), block_out_channels=tuple(v.block_out_channels),
+        layers_per_block=v.layers_per_block, latent_channels=v.latent_channels, norm_num_groups=v.norm_num_groups,
+        sample_size=512,
     )
-    clap = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024) if clap_size == "small" else {}
-    text_encoder = ClapTextModelWithProjection(ClapTextConfig(vocab_size=30522, projection_dim=512, **clap))
+    text_encoder = ClapTextModelWithProjection(ClapTextConfig(vocab_size=30522, projection_dim=512, **CLAP_SIZES[clap_size]))
     tokenizer = load_tokenizer(tokenizer_source)
     tokenizer.model_max_length = 512
     vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(
-        model_in_dim=64, sampling_rate=16000, upsample_initial_channel=1024, upsample_rates=[5, 4, 2, 2, 2],
-        upsample_kernel_sizes=[16, 16, 8, 4, 4], resblock_kernel_sizes=[3, 7, 11],
-        resblock_dilation_sizes=[[1, 3, 5]] * 3, normalize_before=False,
+        model_in_dim=config.audio.n_mels, sampling_rate=config.audio.sample_rate,
+        upsample_initial_channel=w.upsample_initial_channel, upsample_rates=list(w.upsample_rates),
+        upsample_kernel_sizes=list(vocoder_kernels or w.upsample_kernel_sizes),
+        resblock_kernel_sizes=list(w.resblock_kernel_sizes),
+        resblock_dilation_sizes=[list(d) for d in w.resblock_dilation_sizes], normalize_before=False,
     ))
     scheduler = DPMSolverMultistepScheduler(**AUDIOLDM_SCHEDULE, algorithm_type="dpmsolver++", solver_order=2)
     pipe = AudioLDMPipeline(vae=vae, text_encoder=text_encoder.eval(), tokenizer=tokenizer, unet=unet,
@@ -301,7 +321,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=["audioldm", "audiodiff", "default"],
                         default=["audioldm", "audiodiff", "default"])
     parser.add_argument("--config", default="configs/model/audioldm-s.yaml")
-    parser.add_argument("--clap-size", choices=["small", "full"], default="small")
+    parser.add_argument("--clap-size", choices=sorted(CLAP_SIZES), default="small")
     parser.add_argument("--text-encoder", default=None,
                         help="tokenizer folder: random MiniLM-shaped text encoder (GPU machine); default: packaged MiniLM")
     parser.add_argument("--plain", action="store_true", help="audiodiff without any fast path (for comparison)")
