@@ -147,7 +147,8 @@ def _run_child(pipeline_dir: Path, run_dir: Path, resume: bool, kill_point=None,
         process.join(kill_after)
         if process.is_alive():
             os.kill(process.pid, signal.SIGKILL)
-    process.join(120)
+    process.join(900)  # generous: a loaded 2-core machine can be 10x slower than an idle one
+    assert process.exitcode is not None, "the training child did not finish"
     return process.exitcode
 
 
@@ -232,10 +233,10 @@ def test_every_kill_point_resumes_to_the_uninterrupted_weights(tiny_pipeline_dir
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SWEEP, reason="long fault sweep: set AUDIODIFF_FAULT_SWEEP=1")
-@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("seed", range(3))
 def test_kills_from_outside_at_random_times_resume_to_the_uninterrupted_weights(tiny_pipeline_dir, tmp_path,
                                                                                 uninterrupted, seed):
-    """SIGKILL from the parent after a random delay, ten times in a row, then finish the run."""
+    """SIGKILL from the parent after a random delay (up to one whole run), ten times in a row, then finish the run."""
     rng = random.Random(seed)
     start = time.monotonic()
     assert _run_child(tiny_pipeline_dir, tmp_path / "timing", resume=False) == 0
