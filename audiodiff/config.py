@@ -81,8 +81,12 @@ class UNetConfig:
 class VocoderConfig:
     """HiFi-GAN generator (Kong et al. 2020, "HiFi-GAN", table 5 for V1/V2/V3).
 
-    The product of ``upsample_rates`` must equal the audio ``hop_length``.
-    ``resblock`` is ``"1"`` (V1/V2) or ``"2"`` (V3).
+    The product of ``upsample_rates`` (times ``istft_hop_length`` with an iSTFT head) must equal the
+    audio ``hop_length``.  ``resblock`` is ``"1"`` (V1/V2) or ``"2"`` (V3).  ``istft_n_fft > 0`` replaces
+    the last upsampling stages by an inverse-STFT output (iSTFTNet; Kaneko et al. 2022, "iSTFTNet: Fast
+    and Lightweight Mel-Spectrogram Vocoder Incorporating Inverse Short-Time Fourier Transform"):
+    the generator predicts magnitude and phase of an ``istft_n_fft``-point STFT with hop
+    ``istft_hop_length`` samples; 0 keeps the paper's waveform output.
     """
 
     upsample_rates: tuple[int, ...] = (5, 4, 2, 2, 2)
@@ -91,6 +95,8 @@ class VocoderConfig:
     resblock: str = "1"
     resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)
     resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
+    istft_n_fft: int = 0
+    istft_hop_length: int = 0
 
 
 VOCODER_PRESETS: dict[str, VocoderConfig] = {

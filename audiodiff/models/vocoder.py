@@ -1,5 +1,8 @@
 """HiFi-GAN generator: log-mel ``(batch, n_mels, frames)`` -> waveform ``(batch, frames * hop_length)``.
 
+With ``istft_n_fft > 0`` the last upsampling stages are replaced by an inverse STFT of a predicted
+magnitude and phase (iSTFTNet: Kaneko, Tanaka, Kameoka & Seki 2022, ICASSP, section 3).
+
 Kong, Kim & Bae 2020, "HiFi-GAN: Generative Adversarial Networks for Efficient and
 High Fidelity Speech Synthesis", section 2.1 and figure 1; V1/V2/V3 sizes in
 appendix A.  The discriminators and losses live in :mod:`audiodiff.training`.
@@ -79,6 +82,10 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         normalize_before: standardise the input per mel band, ``(mel - mean) / scale``, with the
             ``mean`` and ``scale`` buffers ``(n_mels,)`` (transformers' ``SpeechT5HifiGan`` option; set by
             a converted checkpoint, identity for a new model).
+        istft_n_fft, istft_hop_length: 0 for the paper's waveform output; otherwise the output
+            convolution predicts ``istft_n_fft // 2 + 1`` log-magnitudes and as many phases
+            (``pi * sin``) per step of the last stage, and a Hann-window inverse STFT with this
+            FFT size and hop (in samples) makes the waveform (iSTFTNet, Kaneko et al. 2022).
 
     Raises:
         ValueError: inconsistent upsampling settings.
@@ -95,9 +102,16 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         resblock: str = "1",
         resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11),
         resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5)),
+        istft_n_fft: int = 0,
+        istft_hop_length: int = 0,
         normalize_before: bool = False,
     ):
         super().__init__()
+        if (istft_n_fft > 0) != (istft_hop_length > 0) or istft_hop_length > istft_n_fft:
+            raise ValueError(
+                f"istft_n_fft={istft_n_fft} and istft_hop_length={istft_hop_length}: give both (0 < hop <= n_fft) "
+                "for an iSTFT output, or neither."
+            )
         if len(upsample_rates) != len(upsample_kernel_sizes):
             raise ValueError("upsample_rates and upsample_kernel_sizes must have the same length.")
         for rate, kernel in zip(upsample_rates, upsample_kernel_sizes):
@@ -125,7 +139,13 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
             channels //= 2
             for k, dilations in zip(resblock_kernel_sizes, resblock_dilation_sizes):
                 self.resblocks.append(block_cls(channels, k, tuple(dilations)))
-        self.conv_post = weight_norm(nn.Conv1d(channels, 1, 7, padding=3))
+        if istft_n_fft:
+            # One extra frame on the left so that a centred iSTFT of T + 1 frames gives T * hop samples.
+            self.istft_pad = nn.ReflectionPad1d((1, 0))
+            self.conv_post = weight_norm(nn.Conv1d(channels, istft_n_fft + 2, 7, padding=3))
+            self.register_buffer("istft_window", torch.hann_window(istft_n_fft), persistent=False)
+        else:
+            self.conv_post = weight_norm(nn.Conv1d(channels, 1, 7, padding=3))
         self.num_kernels = len(resblock_kernel_sizes)
         self.apply(_init_weights)
 
@@ -136,17 +156,18 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         Raises:
             ValueError: ``prod(upsample_rates) != audio.hop_length``.
         """
-        if math.prod(vocoder.upsample_rates) != audio.hop_length:
+        hop_length = math.prod(vocoder.upsample_rates) * max(vocoder.istft_hop_length, 1)
+        if hop_length != audio.hop_length:
             raise ValueError(
-                f"The product of upsample_rates {vocoder.upsample_rates} is {math.prod(vocoder.upsample_rates)}, "
-                f"but hop_length is {audio.hop_length}; they must be equal."
+                f"The product of upsample_rates {vocoder.upsample_rates} (times istft_hop_length "
+                f"{vocoder.istft_hop_length}) is {hop_length}, but hop_length is {audio.hop_length}; they must be equal."
             )
         return cls(n_mels=audio.n_mels, sample_rate=audio.sample_rate, **vars(vocoder))
 
     @property
     def hop_length(self) -> int:
         """Output samples per input frame."""
-        return math.prod(self.config.upsample_rates)
+        return math.prod(self.config.upsample_rates) * max(self.config.istft_hop_length, 1)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         """Synthesize audio.
@@ -155,7 +176,8 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
             mel: ``(batch, n_mels, frames)`` natural-log mel magnitudes.
 
         Returns:
-            ``(batch, frames * hop_length)`` waveform in [-1, 1] at ``sample_rate`` Hz.
+            ``(batch, frames * hop_length)`` waveform at ``sample_rate`` Hz, in [-1, 1]
+            (the iSTFT output is not bounded; callers clip when writing).
         """
         if self.config.normalize_before:
             mel = (mel - self.mean[:, None]) / self.scale[:, None]
@@ -164,8 +186,22 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
             x = sum(block(x) for block in blocks) / self.num_kernels
+        if self.config.istft_n_fft:
+            return self._istft(self.conv_post(self.istft_pad(F.leaky_relu(x))))
         x = self.conv_post(F.leaky_relu(x))
         return torch.tanh(x).squeeze(1)[:, : mel.shape[-1] * self.hop_length]
+
+    def _istft(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, n_fft + 2, steps + 1)`` log-magnitudes and phase logits -> ``(batch, steps * hop)`` waveform,
+        in float32 (iSTFTNet eq. 1: magnitude ``exp(x)``, phase ``pi * sin(x)``; the log-magnitude is
+        clamped at 10 so that ``exp`` cannot overflow)."""
+        n_fft, hop_length = self.config.istft_n_fft, self.config.istft_hop_length
+        bins = n_fft // 2 + 1
+        x = x.float()
+        magnitude = torch.exp(torch.clamp(x[:, :bins], max=10.0))
+        phase = math.pi * torch.sin(x[:, bins:])
+        spectrum = torch.polar(magnitude, phase)
+        return torch.istft(spectrum, n_fft, hop_length, n_fft, self.istft_window.float(), center=True)
 
     def remove_weight_norm(self) -> None:
         """Fold weight normalisation into plain weights (faster inference; not reversible)."""

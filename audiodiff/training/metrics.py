@@ -5,6 +5,9 @@
 * :func:`mel_l1_distance`: HiFi-GAN's mel L1 (Kong et al. 2020, eq. 3) between two waveforms.
 * :func:`griffin_lim_from_mel`: log-mel -> waveform without a neural vocoder (Griffin & Lim 1984),
   the floor a trained vocoder must beat.
+* :func:`random_phase_resynthesis`: the clip's own STFT magnitude with random phase, a reference
+  point: what exact magnitudes score when the phase is not coherent (the mel L1 and MR-STFT of
+  independent noise realisations with the same spectra).
 """
 
 from __future__ import annotations
@@ -101,3 +104,20 @@ def griffin_lim_from_mel(log_mel: torch.Tensor, mel: MelSpectrogram, n_iter: int
         rand_init=False,
     )
     return torch.nn.functional.pad(audio, (half_hop, 0))
+
+
+def random_phase_resynthesis(audio: torch.Tensor, mel: MelSpectrogram, seed: int = 0) -> torch.Tensor:
+    """``audio: (batch, samples)`` -> the same length resynthesised from its exact STFT magnitude
+    (``mel``'s ``n_fft``, ``hop_length``, ``win_length``, Hann window) with uniformly random phase.
+
+    Scores near this reference mean a vocoder gets the spectral envelope right but not the phase
+    coherence that the per-cell mel L1 and MR-STFT distances reward; Griffin-Lim scores better
+    on them because its iterations fit the phase to those very magnitudes.
+    """
+    cfg = mel.config
+    window = torch.hann_window(cfg.win_length, device=audio.device)
+    spectrum = torch.stft(audio.float(), cfg.n_fft, cfg.hop_length, cfg.win_length, window, return_complex=True)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    phase = 2 * torch.pi * torch.rand(spectrum.shape, generator=generator).to(audio.device)
+    randomised = torch.polar(spectrum.abs(), phase)
+    return torch.istft(randomised, cfg.n_fft, cfg.hop_length, cfg.win_length, window, length=audio.shape[-1])

@@ -30,7 +30,13 @@ from ..pipeline import AudioDiffusionPipeline
 from .common import export_pipeline, frame_mask, step_generator
 from .config import TrainConfig
 from .losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss, mel_l1_loss
-from .metrics import DEFAULT_RESOLUTIONS, griffin_lim_from_mel, mel_l1_distance, multi_resolution_stft_distance
+from .metrics import (
+    DEFAULT_RESOLUTIONS,
+    griffin_lim_from_mel,
+    mel_l1_distance,
+    multi_resolution_stft_distance,
+    random_phase_resynthesis,
+)
 from .stage import TrainingStage
 
 logger = logging.getLogger(__name__)
@@ -143,6 +149,7 @@ class VocoderStage(TrainingStage):
         self.num_sample_wavs = num_sample_wavs
         self.griffin_lim_iters = griffin_lim_iters
         self._baselines: list[torch.Tensor] | None = None
+        self._random_phase: list[torch.Tensor] | None = None
 
     @classmethod
     def from_pipeline(
@@ -315,7 +322,9 @@ class VocoderStage(TrainingStage):
 
         Returns:
             ``mel_l1`` (HiFi-GAN eq. 3, natural-log mel) and ``mrstft`` (Parallel WaveGAN eq. 6), averaged over
-            clips, and the same for the Griffin-Lim baseline: ``griffin_lim_mel_l1``, ``griffin_lim_mrstft``.
+            clips, and the same for the Griffin-Lim baseline (``griffin_lim_mel_l1``, ``griffin_lim_mrstft``)
+            and for the clips' own magnitudes with random phase (``random_phase_mel_l1``,
+            ``random_phase_mrstft``; see :func:`~audiodiff.training.metrics.random_phase_resynthesis`).
             Empty without validation audio.
         """
         if not self.validation_audio:
@@ -330,7 +339,11 @@ class VocoderStage(TrainingStage):
         for i in range(min(self.num_sample_wavs, len(targets))):
             for name, audio in (("vocoder", predictions[i]), ("original", targets[i]), ("griffin_lim", baselines[i])):
                 write_wav(Path(output_dir) / f"{i:02d}_{name}.wav", audio[0].cpu().numpy(), self.mel.config.sample_rate)
-        return {**self._distances("", predictions, targets), **self._distances("griffin_lim_", baselines, targets)}
+        return {
+            **self._distances("", predictions, targets),
+            **self._distances("griffin_lim_", baselines, targets),
+            **self._distances("random_phase_", self._random_phase_references(targets), targets),
+        }
 
     def _validation_targets(self) -> list[torch.Tensor]:
         """Validation clips as ``(1, samples)`` on the device, cut to whole hops."""
@@ -344,6 +357,12 @@ class VocoderStage(TrainingStage):
         if self._baselines is None:
             self._baselines = [griffin_lim_from_mel(self.mel(t), self.mel, self.griffin_lim_iters) for t in targets]
         return self._baselines
+
+    def _random_phase_references(self, targets: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The validation clips resynthesised with random phase, computed once (seeded)."""
+        if self._random_phase is None:
+            self._random_phase = [random_phase_resynthesis(t, self.mel, seed=i) for i, t in enumerate(targets)]
+        return self._random_phase
 
     def _distances(self, prefix: str, predictions: list[torch.Tensor], targets: list[torch.Tensor]) -> dict[str, float]:
         """Mean ``mel_l1`` and ``mrstft`` over clip pairs, keys prefixed by ``prefix``."""

@@ -114,3 +114,58 @@ def test_presets_keep_the_papers_size_order():
     size = {k: sum(p.numel() for p in HifiGanVocoder.from_configs(v, AudioConfig()).parameters())
             for k, v in VOCODER_PRESETS.items()}
     assert size["v1"] > size["v3"] > size["v2"]
+
+
+ISTFT_LIKE = VocoderConfig(upsample_rates=(5, 4, 2), upsample_kernel_sizes=(11, 8, 4), upsample_initial_channel=32,
+                           resblock="1", resblock_kernel_sizes=(3, 7), resblock_dilation_sizes=((1, 3), (1, 3)),
+                           istft_n_fft=16, istft_hop_length=4)
+
+
+@pytest.mark.parametrize("frames", [1, 50, 137])
+@torch.no_grad()
+def test_istft_head_output_length_is_frames_times_hop(frames):
+    torch.manual_seed(0)
+    vocoder = HifiGanVocoder.from_configs(ISTFT_LIKE, AUDIO).eval()
+    assert vocoder.hop_length == AUDIO.hop_length
+    audio = vocoder(torch.randn(2, AUDIO.n_mels, frames) - 5.0)
+    assert audio.shape == (2, frames * AUDIO.hop_length)
+    assert audio.dtype == torch.float32 and torch.isfinite(audio).all()
+
+
+def test_istft_head_inverts_an_exact_stft():
+    """Fed the log-magnitude and phase of a real STFT (phase = pi * sin(x)), the head returns the signal."""
+    torch.manual_seed(0)
+    vocoder = HifiGanVocoder.from_configs(ISTFT_LIKE, AUDIO)
+    signal = torch.randn(2, 40 * 4) * 0.3
+    spectrum = torch.stft(signal, 16, 4, 16, torch.hann_window(16), center=True, return_complex=True)
+    assert spectrum.shape[-1] == 41  # steps + 1, as the head's left reflection pad makes them
+    x = torch.cat([spectrum.abs().clamp(min=1e-12).log(), torch.asin(spectrum.angle() / math.pi)], dim=1)
+    torch.testing.assert_close(vocoder._istft(x), signal, atol=1e-4, rtol=1e-4)
+
+
+def test_istft_head_covers_the_hop_and_needs_both_sizes():
+    with pytest.raises(ValueError, match="hop_length"):
+        HifiGanVocoder.from_configs(VocoderConfig(upsample_rates=(5, 4, 2), upsample_kernel_sizes=(11, 8, 4),
+                                                  istft_n_fft=16, istft_hop_length=2), AUDIO)
+    with pytest.raises(ValueError, match="istft_n_fft"):
+        HifiGanVocoder(upsample_rates=(5, 4, 2), upsample_kernel_sizes=(11, 8, 4), istft_n_fft=16)
+
+
+def test_istft_head_learns_a_tiny_batch():
+    """Loss goes down when overfitting one clip's log-mel (the head is differentiable end to end)."""
+    from audiodiff.mel import MelSpectrogram
+
+    torch.manual_seed(0)
+    mel = MelSpectrogram.from_audio_config(AUDIO)
+    vocoder = HifiGanVocoder.from_configs(ISTFT_LIKE, AUDIO)
+    t = torch.arange(20 * AUDIO.hop_length) / AUDIO.sample_rate
+    target = mel(0.5 * torch.sin(2 * math.pi * 440 * t)[None])
+    optimizer = torch.optim.Adam(vocoder.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(30):
+        loss = (mel(vocoder(target)) - target).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]

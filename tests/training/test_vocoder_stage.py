@@ -73,7 +73,9 @@ def test_overfits_one_tone_and_writes_samples(tmp_path):
     after = stage.evaluate(80, tmp_path)
 
     assert after["mel_l1"] < 0.7 * before["mel_l1"], (before, after)
-    assert set(after) == {"mel_l1", "mrstft", "griffin_lim_mel_l1", "griffin_lim_mrstft"}
+    assert set(after) == {"mel_l1", "mrstft", "griffin_lim_mel_l1", "griffin_lim_mrstft",
+                          "random_phase_mel_l1", "random_phase_mrstft"}
+    assert after["random_phase_mel_l1"] == before["random_phase_mel_l1"]
     assert after["griffin_lim_mel_l1"] == before["griffin_lim_mel_l1"]  # the baseline is computed once
     written = sf.read(tmp_path / "00_vocoder.wav")[0]
     assert written.shape == (8000,) and (tmp_path / "00_griffin_lim.wav").is_file()
