@@ -9,6 +9,9 @@ ceiling and floor of the same rates on real validation clips), OUT/per_prompt.md
 OUT/images/NN_<prompt>.png (log-mels of a real clip of the category beside the generated ones) and
 OUT/audio/NN_<prompt>_<seed>.wav.  Prompts whose category the judge does not know (too few train clips)
 are generated and drawn but left out of the rates, and listed as unscored.
+
+``--from-audio EARLIER_OUT`` skips the generation and scores the WAVs of an earlier run of the same
+prompts and seeds (``EARLIER_OUT/audio``), e.g. with a retrained judge; ``--model`` is then only recorded.
 """
 from __future__ import annotations
 
@@ -61,9 +64,38 @@ class EvalSettings:
     device: str = "auto"
     dtype: str = "auto"  # as `audiodiff generate`: bf16 on CPUs with bf16 units
     save_audio: bool = True
+    from_audio: Path | None = None  # score an earlier run's OUT/audio instead of generating
 
 
 # ---------------------------------------------------------------------------------------------- generation
+def clip_name(index: int, prompt: str) -> str:
+    """File stem of prompt ``index`` in a report (numbered, so two prompts with the same slug do not collide)."""
+    return f"{index:02d}_{slug(prompt)}"
+
+
+def read_earlier_clips(folder: Path, prompts: list[str], seeds: int) -> tuple[np.ndarray, int]:
+    """The WAVs an earlier :func:`evaluate` wrote for these prompts and seeds, as ``(prompts * seeds, samples)``.
+
+    Raises:
+        JudgeError: a clip is missing (another prompts file or fewer seeds) or the clips differ in rate or length.
+    """
+    import soundfile as sf
+
+    clips, rates = [], set()
+    for i, prompt in enumerate(prompts):
+        for k in range(seeds):
+            path = Path(folder) / "audio" / f"{clip_name(i, prompt)}_{k}.wav"
+            if not path.is_file():
+                raise JudgeError(f"--from-audio: {path} is missing; give the report folder of an earlier run of the "
+                                 "same prompts file with at least as many --seeds.")
+            audio, rate = sf.read(str(path), dtype="float32")
+            clips.append(audio)
+            rates.add(rate)
+    if len(rates) != 1 or len({len(c) for c in clips}) != 1:
+        raise JudgeError(f"--from-audio: the clips in {folder}/audio differ in sample rate or length.")
+    return np.stack(clips), rates.pop()
+
+
 def generate_clips(model: Path, prompts: list[str], settings: EvalSettings) -> tuple[np.ndarray, int]:
     """Clips ``(len(prompts) * seeds, samples)`` float32 in [-1, 1] and their rate in Hz.
 
@@ -222,7 +254,8 @@ def evaluate(model: Path, prompts: Path, judge_dir: Path, data: Path, out: Path,
     """Generate, judge and report (see the module docstring); returns the summary written to ``out/summary.json``."""
     if settings.seeds < 1 or settings.steps < 1 or settings.duration <= 0:
         raise JudgeError(f"--seeds and --steps must be >= 1 and --duration > 0, got {settings}.")
-    read_model_index(model)  # a missing or incomplete model folder fails now, not after the calibration
+    if settings.from_audio is None:
+        read_model_index(model)  # a missing or incomplete model folder fails now, not after the calibration
     judge = load_judge(judge_dir)
     rows = read_corpus(data)
     specs = resolve_prompts(read_prompts(prompts), CaptionIndex(rows))
@@ -231,15 +264,20 @@ def evaluate(model: Path, prompts: Path, judge_dir: Path, data: Path, out: Path,
         log.warning("the judge has no category for %d prompt(s), left out of the rates: %s", len(unscored), unscored)
     log.info("calibrating the judge on the validation clips of %s", data)
     validation = calibrate_on_validation(judge, data, rows)
-    log.info("generating %d prompts x %d seeds", len(specs), settings.seeds)
-    audios, sample_rate = generate_clips(model, [s.prompt for s in specs], settings)
+    if settings.from_audio is not None:
+        log.info("scoring the clips of %s", settings.from_audio)
+        audios, sample_rate = read_earlier_clips(settings.from_audio, [s.prompt for s in specs], settings.seeds)
+    else:
+        log.info("generating %d prompts x %d seeds", len(specs), settings.seeds)
+        audios, sample_rate = generate_clips(model, [s.prompt for s in specs], settings)
     per_prompt = score_prompts(judge, specs, judge_clips(judge, audios, sample_rate), settings.seeds)
-    for i, p in enumerate(per_prompt):  # numbered, so two prompts with the same slug do not collide
-        name = f"{i:02d}_{slug(p['prompt'])}"
+    for i, p in enumerate(per_prompt):
+        name = clip_name(i, p["prompt"])
         p["image"] = f"images/{name}.png"
         p["audio"] = [f"audio/{name}_{k}.wav" for k in range(settings.seeds)] if settings.save_audio else []
     summary = {
-        "model": str(model), "judge": str(judge_dir), "prompts_file": str(prompts), "data": str(data),
+        "model": str(model), "from_audio": str(settings.from_audio) if settings.from_audio else None,
+        "judge": str(judge_dir), "prompts_file": str(prompts), "data": str(data),
         "settings": {"seeds": settings.seeds, "duration": settings.duration, "steps": settings.steps,
                      "guidance_scale": settings.guidance_scale},
         "num_prompts": len(specs), "overall": overall_rates(per_prompt), "validation": validation,
@@ -284,6 +322,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on CPUs with bf16 units), float32 or bfloat16")
     parser.add_argument("--no-audio", action="store_true", help="do not write the generated WAVs")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--from-audio", type=Path, default=None,
+                        help="score the WAVs of an earlier run (its --out folder) instead of generating")
     return parser.parse_args(argv)
 
 
@@ -296,6 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = EvalSettings(
         seeds=args.seeds, duration=args.duration, steps=args.steps, guidance_scale=args.guidance_scale,
         batch_size=args.batch_size, device=args.device, dtype=args.dtype, save_audio=not args.no_audio,
+        from_audio=args.from_audio,
     )
     try:
         summary = evaluate(args.model, args.prompts, args.judge, args.data, args.out, settings)

@@ -237,6 +237,25 @@ def test_evaluate_writes_summary_table_images_and_audio(trained, corpus, tiny_pi
         assert [sf.info(str(out / path)).frames for path in p["audio"]] == [8000, 8000]
 
 
+def test_evaluate_from_audio_rescores_an_earlier_run(trained, corpus, tiny_pipeline_dir, tmp_path):
+    """--from-audio reads the earlier run's WAVs (no generation): same clips, so the same ranks; a missing
+    clip (more seeds than were generated) is named."""
+    judge, _ = trained
+    save_judge(judge, tmp_path / "judge")
+    prompts = tmp_path / "prompts.tsv"
+    prompts.write_text("prompt\tcategory\na low hum\t\na high beep\thigh_beep\n")
+    settings = EvalSettings(seeds=2, duration=0.5, steps=2, device="cpu")
+    first = evaluate(tiny_pipeline_dir, prompts, tmp_path / "judge", corpus, tmp_path / "first", settings)
+    again = evaluate(tmp_path / "no-model-needed", prompts, tmp_path / "judge", corpus, tmp_path / "again",
+                     EvalSettings(seeds=2, from_audio=tmp_path / "first"))
+    assert again["from_audio"] == str(tmp_path / "first")
+    ranks = [[s["rank"] for s in p["seeds"]] for p in first["per_prompt"]]
+    assert [[s["rank"] for s in p["seeds"]] for p in again["per_prompt"]] == ranks
+    with pytest.raises(JudgeError, match="_2.wav is missing"):
+        evaluate(tiny_pipeline_dir, prompts, tmp_path / "judge", corpus, tmp_path / "third",
+                 EvalSettings(seeds=3, from_audio=tmp_path / "first"))
+
+
 def test_evaluate_rejects_unknown_categories(trained, corpus, tiny_pipeline_dir, tmp_path):
     save_judge(trained[0], tmp_path / "judge")
     prompts = tmp_path / "prompts.tsv"
