@@ -786,10 +786,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Run the benchmark; returns what was written to the output JSON."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("diffusers", "transformers", "accelerate", "audiodiff"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    """Run the benchmark; returns what was written to the output JSON.  Logging is configured by
+    :func:`configure_logging` from the command line only, so that a caller's loggers are left alone."""
     args = parse_args(argv)
     if args.worker is not None:
         run_worker(args)
@@ -814,5 +812,13 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
+def configure_logging() -> None:
+    """Progress lines with times; the libraries' (and audiodiff's own) INFO messages silenced."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("diffusers", "transformers", "accelerate", "audiodiff"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
 if __name__ == "__main__":
+    configure_logging()
     main()
