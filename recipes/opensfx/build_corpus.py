@@ -46,12 +46,18 @@ PACKAGES = [
     "widelands-data",
     "klettres-data",  # real recorded speech: letters and syllables
     "ktuberling-data",  # real recorded speech: single words
+    "asterisk-core-sounds-en-wav",  # real recorded speech: telephone prompts (8 kHz), one reader per language
+    "asterisk-core-sounds-es-wav",
+    "asterisk-core-sounds-fr-wav",
+    "asterisk-core-sounds-it-wav",
+    "asterisk-core-sounds-ru-wav",
     "fluid-soundfont-gm",  # rendered through fluidsynth from MIDI written by synth.py
     "espeak-ng-data",  # speech rendered by the installed espeak-ng
 ]
 SHORT_NAMES = {"sound-theme-freedesktop": "fdo", "tuxpaint-stamps-default": "tux", "fluid-soundfont-gm": "gm",
                "espeak-ng-data": "speech", "hydrogen-drumkits-effects": "h2fx", "hydrogen-drumkits": "h2",
-               "wesnoth-1.16-data": "wesnoth", "gcompris-qt-data": "gcompris"}
+               "wesnoth-1.16-data": "wesnoth", "gcompris-qt-data": "gcompris",
+               **{f"asterisk-core-sounds-{lang}-wav": f"ast{lang}" for lang in ("en", "es", "fr", "it", "ru")}}
 
 
 def clip_stem(source: Source) -> str:

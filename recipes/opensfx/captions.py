@@ -513,7 +513,54 @@ def speech_rules() -> list[Rule]:
     return rules
 
 
+
+# asterisk-core-sounds-<lang>-wav: telephone (IVR) prompts read by one professional voice per
+# language, 8 kHz WAV under usr/share/asterisk/sounds/<lang>_<COUNTRY>_<sex>_<name>/. English is
+# taken whole (sentences, single words such as weekdays and symbol names, numbers, letters and the
+# phonetic alphabet: about 25 min);
+# the other languages only their voicemail prompts (vm-*: about 6 min each) so that no language
+# becomes one of the corpus' largest categories. Left out as not speech (core-sounds-<lang>.txt
+# describes them): silence/, beeps and tones, the conference join/leave beeps, tt-monkeys (monkeys
+# screaming), and vm-intro (ends in a tone).
+ASTERISK_NOT_SPEECH = (r"(?!.*(/silence/|/(ascending|descending)-2tone\.|/beep(err)?\.|/confbridge-(join|leave)\."
+                       r"|/tt-monkeys\.|/vm-intro\.))")
+# language code: (language, folder, reader). Readers by median F0 (speaker_f0.py): en 205 Hz, es 211 Hz,
+# fr 208 Hz, ru 222 Hz (women, as the folder names say). The Italian folder says m (Carlo Flora) but
+# measures 186 Hz on this 8 kHz audio, so its captions name no sex ("a person").
+ASTERISK_READERS: dict[str, tuple[str, str, str]] = {
+    "en": ("English", "en_us_f_allison", "woman"), "es": ("Spanish", "es_mx_f_allison", "woman"),
+    "fr": ("French", "fr_ca_f_june", "woman"), "it": ("Italian", "it_it_m_carlo", "person"),
+    "ru": ("Russian", "ru_ru_f_ivrvoiceru", "woman"),
+}
+TELEPHONE = "a recorded telephone announcement"
+
+
+def asterisk_rules() -> list[Rule]:
+    """Rules of the real recorded speech of the asterisk-core-sounds-<lang>-wav packages (table above)."""
+    rules = []
+    for lang, (language, folder, reader) in ASTERISK_READERS.items():
+        package, base = f"asterisk-core-sounds-{lang}-wav", rf"/asterisk/sounds/{folder}"
+        if language == "English":
+            rules += [
+                R(package, rf"^{ASTERISK_NOT_SPEECH}.*{base}/digits/(h-)?\d+\.wav$", "female_speech",
+                  "a woman saying a number", "a woman speaking", "a female voice saying a number"),
+                R(package, rf"^{ASTERISK_NOT_SPEECH}.*{base}/letters/[a-z]\.wav$", "female_speech",
+                  "a woman saying a letter of the alphabet", "a woman speaking", "a female voice spelling a letter"),
+                R(package, rf"^{ASTERISK_NOT_SPEECH}.*{base}/phonetic/[^/]+\.wav$", "female_speech",
+                  "a woman saying a word of the phonetic alphabet", "a woman speaking", "a female voice spelling"),
+                R(package, rf"^{ASTERISK_NOT_SPEECH}.*{base}/([^/]+/)?[^/]+\.wav$", "female_speech",
+                  "a woman speaking", "a woman talking", "a female voice talking", f"{TELEPHONE} by a woman"),
+            ]
+        else:
+            category = "speech_" + language.lower()
+            rules.append(R(package, rf"^{ASTERISK_NOT_SPEECH}.*{base}/vm-[^/]+\.wav$", category,
+                           f"a {reader} speaking {language}", f"a {reader} saying a sentence in {language}",
+                           f"speech in {language}", f"{TELEPHONE} in {language}"))
+    return rules
+
+
 RULES += speech_rules()
+RULES += asterisk_rules()
 
 # Hydrogen drum-kit instruments: regex on the lower-cased <instrument><name> of drumkit.xml.
 # First match wins; instruments not listed here are left out.

@@ -115,6 +115,12 @@ PACKAGES: dict[str, PackageLicense] = {
     "widelands-data": PackageLicense("GPL-2.0-or-later", "2002-2019 the Widelands Development Team"),
     "klettres-data": PackageLicense("GPL-2.0-or-later", "2001-2011 Anne-Marie Mahfouf and the KLettres voice contributors"),
     "ktuberling-data": PackageLicense("GPL-2.0-or-later", "KTuberling contributors (Albert Astals Cid, Éric Bischoff et al.)"),
+    # asterisk-core-sounds: one copyright file for all languages (Files: * / fr-* / ru-* / it-* stanzas upstream)
+    "asterisk-core-sounds-en-wav": PackageLicense("CC-BY-SA-3.0", "2003-2010 Allison Smith (recorded; financial contributions Digium, Inc.)"),
+    "asterisk-core-sounds-es-wav": PackageLicense("CC-BY-SA-3.0", "2003-2010 Allison Smith (recorded; financial contributions Digium, Inc.)"),
+    "asterisk-core-sounds-fr-wav": PackageLicense("CC-BY-SA-3.0", "2006-2008 June Wallack (recorded; translated by Clod Patry, Kristopher Lalletti, June Wallack)"),
+    "asterisk-core-sounds-it-wav": PackageLicense("CC-BY-3.0", "2012 Carlo Flora (recorded; translated by Silvia Petrin)"),
+    "asterisk-core-sounds-ru-wav": PackageLicense("CC-BY-3.0", "2010 Maxim Topal (ivrvoice.ru)"),
     "espeak-ng-data": PackageLicense("GPL-3.0-or-later", "eSpeak NG contributors (Reece H. Dunn, Jonathan Duddington et al.)"),
 }
 

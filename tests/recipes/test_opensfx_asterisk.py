@@ -1,0 +1,73 @@
+"""Tests of the asterisk-core-sounds-<lang>-wav sources (real recorded telephone speech): which prompts
+are selected, their captions, categories and licenses, on tiny synthetic package trees (no network)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
+
+from opensfx import build_corpus, captions, licenses  # noqa: E402
+from opensfx.selection import select_sources  # noqa: E402
+
+
+def make_package(root: Path, folder: str, names: list[str]) -> None:
+    """Empty files under usr/share/asterisk/sounds/<folder>/ (selection only looks at paths)."""
+    base = root / "usr/share/asterisk/sounds" / folder
+    for name in names:
+        (base / name).parent.mkdir(parents=True, exist_ok=True)
+        (base / name).write_bytes(b"")
+
+
+ENGLISH = [
+    "vm-goodbye.wav", "activated.wav", "dictate/pause.wav", "digits/1.wav", "digits/h-10.wav", "digits/day-0.wav",
+    "letters/a.wav", "letters/dash.wav", "phonetic/a_p.wav",
+    # not speech: left out
+    "beep.wav", "beeperr.wav", "ascending-2tone.wav", "confbridge-join.wav", "tt-monkeys.wav", "vm-intro.wav",
+    "silence/1.wav",
+]
+
+
+def test_english_prompts_are_selected_and_captioned(tmp_path: Path) -> None:
+    make_package(tmp_path, "en_US_f_Allison", ENGLISH)
+    sources = {s.relpath.split("en_US_f_Allison/")[1]: s for s in select_sources("asterisk-core-sounds-en-wav", tmp_path)}
+    assert set(sources) == {"vm-goodbye.wav", "activated.wav", "dictate/pause.wav", "digits/1.wav", "digits/h-10.wav",
+                            "digits/day-0.wav", "letters/a.wav", "letters/dash.wav", "phonetic/a_p.wav"}
+    assert {s.category for s in sources.values()} == {"female_speech"}
+    assert {s.license for s in sources.values()} == {"CC-BY-SA-3.0"}
+    captions_by_name = {name: s.caption for name, s in sources.items()}
+    assert captions_by_name["vm-goodbye.wav"] == "a woman speaking"
+    assert captions_by_name["digits/1.wav"] == captions_by_name["digits/h-10.wav"] == "a woman saying a number"
+    assert captions_by_name["digits/day-0.wav"] == "a woman speaking"  # a weekday, not a number
+    assert captions_by_name["letters/a.wav"] == "a woman saying a letter of the alphabet"
+    assert captions_by_name["letters/dash.wav"] == "a woman speaking"  # a symbol name, not a letter
+    assert captions_by_name["phonetic/a_p.wav"] == "a woman saying a word of the phonetic alphabet"
+    assert all("a woman speaking" in s.captions for s in sources.values())
+
+
+@pytest.mark.parametrize("lang, folder, category, caption, license_id", [
+    ("es", "es_MX_f_Allison", "speech_spanish", "a woman speaking Spanish", "CC-BY-SA-3.0"),
+    ("fr", "fr_CA_f_June", "speech_french", "a woman speaking French", "CC-BY-SA-3.0"),
+    ("it", "it_IT_m_Carlo", "speech_italian", "a person speaking Italian", "CC-BY-3.0"),  # F0 ambiguous: no sex named
+    ("ru", "ru_RU_f_IvrvoiceRU", "speech_russian", "a woman speaking Russian", "CC-BY-3.0"),
+])
+def test_other_languages_take_only_voicemail_prompts(tmp_path: Path, lang: str, folder: str, category: str,
+                                                     caption: str, license_id: str) -> None:
+    make_package(tmp_path, folder, ["vm-goodbye.wav", "vm-intro.wav", "activated.wav", "digits/1.wav", "beep.wav"])
+    sources = select_sources(f"asterisk-core-sounds-{lang}-wav", tmp_path)
+    assert [Path(s.relpath).name for s in sources] == ["vm-goodbye.wav"]
+    assert (sources[0].category, sources[0].caption, sources[0].license) == (category, caption, license_id)
+
+
+def test_rules_do_not_leak_between_languages() -> None:
+    assert captions.match_rule("asterisk-core-sounds-en-wav", "usr/share/asterisk/sounds/fr_CA_f_June/vm-goodbye.wav") is None
+    assert captions.match_rule("asterisk-core-sounds-es-wav", "usr/share/asterisk/sounds/es_MX_f_Allison/silence/vm-x.wav") is None
+
+
+def test_asterisk_packages_are_built_with_distinct_short_names() -> None:
+    packages = [f"asterisk-core-sounds-{lang}-wav" for lang in captions.ASTERISK_READERS]
+    assert all(p in build_corpus.PACKAGES and licenses.is_free(licenses.PACKAGES[p].license) for p in packages)
+    short = [build_corpus.SHORT_NAMES[p] for p in packages]
+    assert len(set(short)) == len(short) and not set(short) & {v for k, v in build_corpus.SHORT_NAMES.items() if k not in packages}
