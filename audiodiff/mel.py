@@ -6,6 +6,13 @@ Slaney-normalised mel filters (librosa), and ``log(clamp(mel, min=1e-5))``.
 With that padding a waveform of ``k * hop_length`` samples gives exactly ``k`` frames.
 ``center=True`` instead centres frame ``i`` on sample ``i * hop_length`` (reflect-pad ``n_fft / 2``
 on the left, as librosa, ``torch.stft(center=True)`` and AudioLDM's Tacotron STFT do), still ``k`` frames.
+
+The front end also says how a log-mel becomes the VAE's input: the affine normalisation
+``(m - mel_mean) / mel_std``, optionally clamped to [-1, 1] (``clamp_normalized``), and the image layout
+(``image_layout``, see :mod:`audiodiff.models.vae`).  Auffusion (Xue et al. 2024, its
+``normalize_spectrogram``) maps ``log(1e-5)..log(200)`` linearly onto the image range [0, 1], i.e. the
+VAE's [-1, 1], clamping outside: ``mel_mean = (log 200 + log 1e-5) / 2``, ``mel_std = (log 200 - log 1e-5) / 2``
+with ``clamp_normalized=True``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
 from .config import AudioConfig
+from .models.vae import IMAGE_LAYOUTS
 
 LOG_CLAMP = 1e-5
 
@@ -35,6 +43,13 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
         mel_mean, mel_std: ``normalize`` maps log-mel ``m`` to ``(m - mel_mean) / mel_std``.
         center: frame ``i`` centred on sample ``i * hop_length`` (AudioLDM) instead of
             ``i * hop_length + hop_length / 2`` (HiFi-GAN).
+        image_layout: how the VAE sees the normalised mel: ``"frames_by_mels"`` or ``"mels_by_frames"``
+            (Auffusion); see :mod:`audiodiff.models.vae`.
+        clamp_normalized: ``normalize`` clamps its output and ``denormalize`` its input to [-1, 1]
+            (Auffusion's image range; its pipeline clamps the decoded image to [0, 1]).
+
+    Raises:
+        ValueError: ``fmax`` above Nyquist, or an unknown ``image_layout``.
     """
 
     config_name = "config.json"
@@ -52,10 +67,14 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
         mel_mean: float = -5.0,
         mel_std: float = 3.0,
         center: bool = False,
+        image_layout: str = "frames_by_mels",
+        clamp_normalized: bool = False,
     ):
         super().__init__()
         if fmax > sample_rate / 2:
             raise ValueError(f"fmax={fmax} Hz is above the Nyquist rate {sample_rate / 2} Hz; lower it.")
+        if image_layout not in IMAGE_LAYOUTS:
+            raise ValueError(f"image_layout must be one of {IMAGE_LAYOUTS}, got {image_layout!r}.")
         filters = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
         self.register_buffer("mel_basis", torch.from_numpy(filters).float())
         self.register_buffer("window", torch.hann_window(win_length))
@@ -103,11 +122,14 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
         return -(-num_samples // self.config.hop_length)
 
     def normalize(self, log_mel: torch.Tensor) -> torch.Tensor:
-        """Log-mel -> the VAE's input range, ``(log_mel - mel_mean) / mel_std``."""
-        return (log_mel - self.config.mel_mean) / self.config.mel_std
+        """Log-mel -> the VAE's input range, ``(log_mel - mel_mean) / mel_std`` (clamped to [-1, 1] with
+        ``clamp_normalized``)."""
+        x = (log_mel - self.config.mel_mean) / self.config.mel_std
+        return x.clamp(-1.0, 1.0) if self.config.clamp_normalized else x
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`normalize`."""
+        """Inverse of :meth:`normalize` (``x`` clamped to [-1, 1] first with ``clamp_normalized``)."""
+        x = x.clamp(-1.0, 1.0) if self.config.clamp_normalized else x
         return x * self.config.mel_std + self.config.mel_mean
 
 

@@ -64,9 +64,10 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             copy the text encoder and ``from_pretrained`` reloads it from that source.
         max_duration: longest clip, in seconds, that the pipeline accepts.
         max_text_length: tokens kept per prompt.
-        text_embedding: what the text encoder hands the U-Net: ``"token_states"`` (cross-attention) or
-            ``"pooled_projection"`` (AudioLDM's normalised CLAP embedding, read as a class embedding);
-            see :data:`audiodiff.models.text_encoder.TEXT_EMBEDDINGS`.
+        text_embedding: what the text encoder hands the U-Net: ``"token_states"`` (cross-attention),
+            ``"pooled_projection"`` (AudioLDM's normalised CLAP embedding, read as a class embedding) or
+            ``"padded_token_states"`` (prompts padded to ``max_text_length``, every position attended:
+            Stable Diffusion's convention, as Auffusion); see :data:`audiodiff.models.text_encoder.TEXT_EMBEDDINGS`.
     """
 
     model_cpu_offload_seq = "text_encoder->unet->vae->vocoder"
@@ -194,7 +195,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
     def latents_to_audio(self, latents: torch.Tensor, num_samples: int) -> torch.Tensor:
         """Latents ``(batch, C, h, w)`` -> waveform ``(batch, num_samples)`` float32 in [-1, 1]."""
         frames = self.mel.num_frames(num_samples)
-        mel = self.mel.denormalize(vaes.decode_latents(self.vae, latents, frames))
+        mel = self.mel.denormalize(vaes.decode_latents(self.vae, latents, frames, self.mel.config.image_layout))
         audio = self.vocoder(mel.to(self.vocoder.dtype))
         return audio[:, :num_samples].float().clamp(-1.0, 1.0)
 

@@ -61,6 +61,10 @@ def text_encoder_identity(model: Path) -> dict[str, str | int | None]:
     return identity
 
 
+# mel settings added after caches existed: left out of the identity at their defaults, so older caches still match
+MEL_DEFAULTS = {"image_layout": "frames_by_mels", "clamp_normalized": False}
+
+
 def latent_identity(model: Path) -> str:
     """``"sha1:<hex>"`` over the VAE weights and the mel front end's settings, which latents depend on.
 
@@ -68,7 +72,8 @@ def latent_identity(model: Path) -> str:
         IncompatibleModelError: ``model`` lacks ``mel/config.json``.
     """
     mel = _read_json(model / "mel" / "config.json")
-    mel = {key: value for key, value in mel.items() if not key.startswith("_")}
+    mel = {key: value for key, value in mel.items()
+           if not key.startswith("_") and not (key in MEL_DEFAULTS and MEL_DEFAULTS[key] == value)}
     digest = hashlib.sha1(json.dumps(mel, sort_keys=True).encode())
     digest.update(str(weights_sha1(model / "vae")).encode())
     return f"sha1:{digest.hexdigest()}"

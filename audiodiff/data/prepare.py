@@ -132,7 +132,7 @@ def write_latents(
         loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
         for batch in tqdm(loader, desc=f"Encoding {split} latents", unit="batch", disable=None):
             mel = pipe.mel.normalize(pipe.mel(batch["audio"].to(pipe.device)))
-            latents = vaes.encode_mel(pipe.vae, mel)
+            latents = vaes.encode_mel(pipe.vae, mel, layout=pipe.mel.config.image_layout)
             hop = pipe.mel.config.hop_length * vaes.downsampling_factor(pipe.vae)
             mask = frame_mask(batch["audio_mask"], hop, latents.shape[2]).to(torch.uint8)
             rows = writer.add({"latents": latents.to("cpu", dtype), "latents_mask": mask})

