@@ -123,12 +123,16 @@ def _run_init_model(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------- convert
 @command("convert")
 def _add_convert(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="convert a published checkpoint folder (AudioLDM) into an audiodiff folder",
+    p = sub.add_parser("convert", help="convert a published checkpoint folder (AudioLDM, Auffusion) into an audiodiff folder",
                        description="Read a local checkpoint folder in its published layout (safetensors only; "
                                    "nothing is downloaded) and write an audiodiff pipeline folder that generate, "
-                                   "prepare and finetune read. See docs/checkpoints.md.")
-    p.add_argument("--from", dest="family", required=True, choices=("audioldm",),
-                   help="source layout: audioldm (a diffusers AudioLDMPipeline folder)")
+                                   "prepare and finetune read. Auffusion's vocoder is published only as the "
+                                   "pickle file vocoder/vocoder.pt: it is read with torch.load(weights_only=True) "
+                                   "(tensors only, no code) unless vocoder/ also holds a .safetensors copy. "
+                                   "See docs/checkpoints.md.")
+    p.add_argument("--from", dest="family", required=True, choices=("audioldm", "auffusion"),
+                   help="source layout: audioldm (a diffusers AudioLDMPipeline folder, e.g. cvssp/audioldm-s-full-v2) "
+                        "or auffusion (a Stable Diffusion folder with vocoder/, e.g. auffusion/auffusion-full-no-adapter)")
     p.add_argument("source", type=Path, metavar="SRC", help="the downloaded checkpoint folder")
     p.add_argument("destination", type=Path, metavar="DST", help="pipeline folder to write")
     p.set_defaults(run=_run_convert)

@@ -20,7 +20,16 @@ def _convert_audioldm(source: str | Path, destination: str | Path) -> Path:
     return convert_audioldm(source, destination)
 
 
-CONVERTERS: dict[str, Callable[[str | Path, str | Path], Path]] = {"audioldm": _convert_audioldm}
+def _convert_auffusion(source: str | Path, destination: str | Path) -> Path:
+    from .auffusion import convert_auffusion
+
+    return convert_auffusion(source, destination)
+
+
+CONVERTERS: dict[str, Callable[[str | Path, str | Path], Path]] = {
+    "audioldm": _convert_audioldm,
+    "auffusion": _convert_auffusion,
+}
 
 
 def convert(family: str, source: str | Path, destination: str | Path) -> Path:

@@ -17,23 +17,20 @@ Component by component (Liu et al. 2023, "AudioLDM"; diffusers' ``pipeline_audio
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
 
-import diffusers
 import torch
-import transformers
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import UNet2DConditionModel
 from transformers import ClapTextModelWithProjection, SpeechT5HifiGan
 
 from ..errors import IncompatibleModelError
 from ..mel import MelSpectrogram
 from ..model_folder import check_safetensors_only
 from ..models.vocoder import LRELU_SLOPE, HifiGanVocoder
-from ..pipeline import AudioDiffusionPipeline
-from .source import read_source_index
+from .hifigan import load_hifigan_weights
+from .source import LOAD, read_source_index, write_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -60,29 +57,21 @@ def convert_audioldm(source: str | Path, destination: str | Path) -> Path:
     index = read_source_index(source, "AudioLDMPipeline", COMPONENTS)
     for name in WEIGHTED:
         check_safetensors_only(source / name)  # pickle files are never read
-    load = {"use_safetensors": True, "local_files_only": True}
-    unet = UNet2DConditionModel.from_pretrained(source / "unet", **load)
+    unet = UNet2DConditionModel.from_pretrained(source / "unet", **LOAD)
     if unet.config.class_embed_type != "simple_projection":
         raise IncompatibleModelError(
             f"{source / 'unet'} has class_embed_type {unet.config.class_embed_type!r}; AudioLDM's U-Net reads the "
             "CLAP embedding through 'simple_projection'."
         )
-    text_encoder = ClapTextModelWithProjection.from_pretrained(source / "text_encoder", **load).eval()
-    tokenizer = _load_tokenizer(source, index)
-    vocoder = vocoder_from_speecht5(SpeechT5HifiGan.from_pretrained(source / "vocoder", **load))
-    pipe = AudioDiffusionPipeline(
-        vae=AutoencoderKL.from_pretrained(source / "vae", **load),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=_load_scheduler(source),
-        vocoder=vocoder,
+    text_encoder = ClapTextModelWithProjection.from_pretrained(source / "text_encoder", **LOAD)
+    vocoder = vocoder_from_speecht5(SpeechT5HifiGan.from_pretrained(source / "vocoder", **LOAD))
+    config = text_encoder.config  # RoBERTa's positions start after pad_token_id + 1
+    write_pipeline(
+        source, index, destination, unet=unet, text_encoder=text_encoder,
+        text_positions=config.max_position_embeddings - config.pad_token_id - 1, vocoder=vocoder,
         mel=audioldm_mel(vocoder.config.sample_rate, vocoder.hop_length, vocoder.config.n_mels),
-        max_duration=MAX_DURATION,
-        max_text_length=_max_text_length(tokenizer, text_encoder),
-        text_embedding="pooled_projection",
+        max_duration=MAX_DURATION, text_embedding="pooled_projection",
     )
-    pipe.save_pretrained(destination)
     log.info("Converted AudioLDM %s to %s.", source, destination)
     return destination
 
@@ -122,55 +111,11 @@ def vocoder_from_speecht5(source: SpeechT5HifiGan) -> HifiGanVocoder:
 
 
 def load_speecht5_weights(vocoder: HifiGanVocoder, state: dict[str, torch.Tensor]) -> None:
-    """Copy a ``SpeechT5HifiGan`` state dict into ``vocoder``.
-
-    Keys map one to one (``upsampler.i`` -> ``ups.i``); plain convolution weights are set through the
-    weight-norm parametrisation (magnitude ``g = ||w||`` per output slice, direction ``v = w``), so the
-    effective weight is ``w`` up to float32 round-off.
+    """Copy a ``SpeechT5HifiGan`` state dict into ``vocoder`` (keys one to one, ``upsampler.i`` -> ``ups.i``;
+    see :func:`~audiodiff.convert.hifigan.load_hifigan_weights`).
 
     Raises:
         IncompatibleModelError: a key with no counterpart, or a weight of ours left unset.
     """
-    modules = dict(vocoder.named_modules())
-    unset = {f"{name}.{attr}" for name, module in modules.items() if isinstance(module, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))
-             for attr in ("weight", "bias")}
-    with torch.no_grad():
-        for key, tensor in state.items():
-            if key in ("mean", "scale"):
-                if vocoder.config.normalize_before:
-                    getattr(vocoder, key).copy_(tensor)
-                continue
-            name, _, attr = key.rpartition(".")
-            name = "ups" + name[len("upsampler"):] if name.startswith("upsampler.") else name
-            module = modules.get(name)
-            if module is None or attr not in ("weight", "bias"):
-                raise IncompatibleModelError(f"Vocoder weight {key!r} has no counterpart in audiodiff's HiFi-GAN.")
-            if attr == "weight":
-                module.weight = tensor.to(module.weight.dtype)  # through weight_norm's right_inverse: (||w||, w)
-            else:
-                module.bias.copy_(tensor)
-            unset.discard(f"{name}.{attr}")
-    if unset:
-        raise IncompatibleModelError(f"The vocoder checkpoint lacks weights for {sorted(unset)[:4]} ...")
+    load_hifigan_weights(vocoder, state, lambda name: "ups" + name[len("upsampler"):] if name.startswith("upsampler.") else name)
 
-
-def _load_tokenizer(source: Path, index: dict) -> transformers.PreTrainedTokenizerBase:
-    class_name = index["tokenizer"][1]
-    tokenizer_class = getattr(transformers, class_name, None) or transformers.AutoTokenizer
-    return tokenizer_class.from_pretrained(source / "tokenizer", local_files_only=True)
-
-
-def _load_scheduler(source: Path) -> diffusers.SchedulerMixin:
-    config = json.loads((source / "scheduler" / "scheduler_config.json").read_text())
-    scheduler_class = getattr(diffusers, config.get("_class_name", ""), None)
-    if scheduler_class is None:
-        raise IncompatibleModelError(f"Unknown scheduler class {config.get('_class_name')!r} in {source / 'scheduler'}.")
-    return scheduler_class.from_config(config)
-
-
-def _max_text_length(tokenizer: transformers.PreTrainedTokenizerBase, text_encoder: ClapTextModelWithProjection) -> int:
-    """Tokens per prompt: the tokenizer's ``model_max_length`` (what AudioLDMPipeline pads to), at most what the
-    position embeddings cover (RoBERTa's offset of ``pad_token_id + 1``)."""
-    config = text_encoder.config
-    positions = config.max_position_embeddings - config.pad_token_id - 1
-    return int(min(tokenizer.model_max_length, positions))
