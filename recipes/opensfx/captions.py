@@ -53,6 +53,10 @@ SC = "scratch"
 WL = "widelands-data"
 KL = "klettres-data"
 KT = "ktuberling-data"
+KJ = "kajongg"
+CQ = "csoundqt-examples"
+# Packages whose paths EXCLUDE does not apply to: kajongg's voices/ folders hold read words, not unit voice lines.
+EXCLUDE_EXEMPT = {KJ}
 
 RULES: list[Rule] = [
     # sound-theme-freedesktop
@@ -535,6 +539,16 @@ ASTERISK_READERS: dict[str, tuple[str, str, str]] = {
 TELEPHONE = "a recorded telephone announcement"
 
 
+# kajongg: voices/<reader>/ and voices/de/<reader>/, one reader per folder calling Mah Jongg tiles and
+# claims ("bamboo one", "east wind", "pung", "mah jongg"; 0.5-1.2 s each). Readers by median F0: en male2
+# 105 Hz, female1 175 Hz, female2 218 Hz; de male1 153 Hz, male2 134 Hz, female2 226 Hz. Left out as
+# ambiguous: en male1 (167 Hz) and de female1 (166 Hz).
+KAJONGG_READERS: dict[str, tuple[str, str]] = {
+    "male2": ("English", "man"), "female1": ("English", "woman"), "female2": ("English", "woman"),
+    "de/male1": ("German", "man"), "de/male2": ("German", "man"), "de/female2": ("German", "woman"),
+}
+
+
 def asterisk_rules() -> list[Rule]:
     """Rules of the real recorded speech of the asterisk-core-sounds-<lang>-wav packages (table above)."""
     rules = []
@@ -561,6 +575,21 @@ def asterisk_rules() -> list[Rule]:
 
 RULES += speech_rules()
 RULES += asterisk_rules()
+RULES += [speech_rule(KJ, rf"/kajongg/voices/{folder}/[^/]+\.ogg$", language, reader, "a short phrase")
+          for folder, (language, reader) in KAJONGG_READERS.items()]
+# csoundqt-examples: the example source sounds whose names and pitch (speaker_f0.py) agree; fox.wav
+# (2.8 s, 106 Hz) is a man speaking. ClassGuit.wav (a shorter take of ClassicalGuitar?) and 808loop.wav
+# (a stereo copy of 808loopMono.wav) are left out so that one recording cannot sit in both splits.
+CQ_DIR = r"/csoundqt/examples/sourcematerials/"
+RULES += [
+    R(CQ, CQ_DIR + r"fox\.wav$", "male_speech", "a man speaking", "a male voice talking", "a man saying a few words"),
+    R(CQ, CQ_DIR + r"seashore\.wav$", "ocean_waves", "waves washing onto a shore", "ocean waves on the seashore"),
+    R(CQ, CQ_DIR + r"flute\.wav$", "flute", "a flute playing", "a flute melody"),
+    R(CQ, CQ_DIR + r"violins\.wav$", "violin", "violins playing", "a section of violins"),
+    R(CQ, CQ_DIR + r"choir\.wav$", "choir", "a choir singing", "voices singing together"),
+    R(CQ, CQ_DIR + r"classicalguitar\.wav$", "acoustic_guitar", "a classical guitar playing", "an acoustic guitar being plucked"),
+    R(CQ, CQ_DIR + r"808loopmono\.wav$", "drum_beat", "a drum machine beat", "an 808 drum loop"),
+]
 
 # Hydrogen drum-kit instruments: regex on the lower-cased <instrument><name> of drumkit.xml.
 # First match wins; instruments not listed here are left out.
@@ -598,7 +627,7 @@ DRUM_INSTRUMENTS: list[tuple[str, str, str, tuple[str, ...]]] = [
 def match_rule(package: str, relpath: str, rules: list[Rule] = RULES) -> Rule | None:
     """First rule of `package` whose pattern occurs in the lower-cased relpath; None if excluded or unnamed."""
     path = relpath.lower()
-    if EXCLUDE.search(path):
+    if EXCLUDE.search(path) and package not in EXCLUDE_EXEMPT:
         return None
     for rule in rules:
         if rule.package == package and re.search(rule.pattern, path):

@@ -115,6 +115,8 @@ PACKAGES: dict[str, PackageLicense] = {
     "widelands-data": PackageLicense("GPL-2.0-or-later", "2002-2019 the Widelands Development Team"),
     "klettres-data": PackageLicense("GPL-2.0-or-later", "2001-2011 Anne-Marie Mahfouf and the KLettres voice contributors"),
     "ktuberling-data": PackageLicense("GPL-2.0-or-later", "KTuberling contributors (Albert Astals Cid, Éric Bischoff et al.)"),
+    "kajongg": PackageLicense("GPL-2.0-or-later", "2008-2017 Wolfgang Rohdewald and the Kajongg contributors"),
+    "csoundqt-examples": PackageLicense("LGPL-2.1-or-later", "2008-2016 Andrés Cabrera, 2018-2020 Tarmo Johannes (CsoundQt examples)"),
     # asterisk-core-sounds: one copyright file for all languages (Files: * / fr-* / ru-* / it-* stanzas upstream)
     "asterisk-core-sounds-en-wav": PackageLicense("CC-BY-SA-3.0", "2003-2010 Allison Smith (recorded; financial contributions Digium, Inc.)"),
     "asterisk-core-sounds-es-wav": PackageLicense("CC-BY-SA-3.0", "2003-2010 Allison Smith (recorded; financial contributions Digium, Inc.)"),

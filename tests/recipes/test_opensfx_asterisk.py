@@ -1,5 +1,6 @@
-"""Tests of the asterisk-core-sounds-<lang>-wav sources (real recorded telephone speech): which prompts
-are selected, their captions, categories and licenses, on tiny synthetic package trees (no network)."""
+"""Tests of the real-speech sources added after sitting 2: asterisk-core-sounds-<lang>-wav (telephone
+prompts), kajongg (Mah Jongg calls) and csoundqt-examples: which files are selected, their captions,
+categories and licenses, on tiny synthetic package trees (no network)."""
 from __future__ import annotations
 
 import sys
@@ -71,3 +72,32 @@ def test_asterisk_packages_are_built_with_distinct_short_names() -> None:
     assert all(p in build_corpus.PACKAGES and licenses.is_free(licenses.PACKAGES[p].license) for p in packages)
     short = [build_corpus.SHORT_NAMES[p] for p in packages]
     assert len(set(short)) == len(short) and not set(short) & {v for k, v in build_corpus.SHORT_NAMES.items() if k not in packages}
+
+
+def test_kajongg_voices_are_read_speech_despite_the_voices_exclusion(tmp_path: Path) -> None:
+    voices = tmp_path / "usr/share/kajongg/voices"
+    for name in ("male1/b1.ogg", "male2/b1.ogg", "female2/pung.ogg", "de/male1/we.ogg", "de/female1/we.ogg", "male2/md5sum"):
+        (voices / name).parent.mkdir(parents=True, exist_ok=True)
+        (voices / name).write_bytes(b"")
+    sources = {s.relpath.split("voices/")[1]: s for s in select_sources("kajongg", tmp_path)}
+    assert set(sources) == {"male2/b1.ogg", "female2/pung.ogg", "de/male1/we.ogg"}  # male1, de/female1: F0 ambiguous
+    assert (sources["male2/b1.ogg"].category, sources["male2/b1.ogg"].caption) == ("male_speech", "a man saying a short phrase")
+    assert sources["female2/pung.ogg"].category == "female_speech"
+    assert (sources["de/male1/we.ogg"].category, sources["de/male1/we.ogg"].caption) == (
+        "speech_german", "a man saying a short phrase in German")
+    assert {s.license for s in sources.values()} == {"GPL-2.0-or-later"}
+    # the exemption is kajongg's alone: other packages' voices/ folders stay excluded
+    assert captions.match_rule("0ad-data", "audio/actor/fauna/animal/horse_1.ogg") is not None
+    assert captions.match_rule("0ad-data", "audio/voice/fauna/animal/horse_1.ogg") is None
+
+
+def test_csoundqt_examples_named_sounds_only(tmp_path: Path) -> None:
+    folder = tmp_path / "usr/share/csoundqt/Examples/SourceMaterials"
+    folder.mkdir(parents=True)
+    for name in ("fox.wav", "Seashore.wav", "808loop.wav", "808loopMono.wav", "ClassGuit.wav", "ClassicalGuitar.wav", "sample.wav"):
+        (folder / name).write_bytes(b"")
+    sources = {Path(s.relpath).name: s for s in select_sources("csoundqt-examples", tmp_path)}
+    assert set(sources) == {"fox.wav", "Seashore.wav", "808loopMono.wav", "ClassicalGuitar.wav"}
+    assert (sources["fox.wav"].category, sources["fox.wav"].caption) == ("male_speech", "a man speaking")
+    assert sources["Seashore.wav"].category == "ocean_waves"
+    assert {s.license for s in sources.values()} == {"LGPL-2.1-or-later"}
