@@ -51,6 +51,7 @@ PACKAGES = [
     "asterisk-core-sounds-fr-wav",
     "asterisk-core-sounds-it-wav",
     "asterisk-core-sounds-ru-wav",
+    "minetest-mod-homedecor",  # household sounds: tap, toilet, shower, doors, doorbell
     "kajongg",  # real recorded speech: Mah Jongg calls, English and German readers
     "csoundqt-examples",  # a few example recordings (speech, waves, instruments)
     "fluid-soundfont-gm",  # rendered through fluidsynth from MIDI written by synth.py

@@ -55,6 +55,7 @@ KL = "klettres-data"
 KT = "ktuberling-data"
 KJ = "kajongg"
 CQ = "csoundqt-examples"
+HD = "minetest-mod-homedecor"
 # Packages whose paths EXCLUDE does not apply to: kajongg's voices/ folders hold read words, not unit voice lines.
 EXCLUDE_EXEMPT = {KJ}
 
@@ -442,6 +443,17 @@ RULES: list[Rule] = [
     R(MT, r"/fire_flint_and_steel", "flint_strike", "flint and steel striking sparks", "striking a flint"),
     R(MT, r"/tnt_explode", "explosion", "an explosion", "a dynamite blast"),
     R(MT, r"/tnt_gunpowder_burning|/tnt_ignite", "fuse_burning", "a fuse burning and fizzing", "a sizzling fuse"),
+    # minetest-mod-homedecor (household sounds; toaster, insert_coin and trash_all are not clear by name,
+    # book_close is shorter than a clip)
+    R(HD, r"/fake_fire/sounds/fire_small\.ogg$", "fire_crackle", "a small fire crackling", "flames crackling in a fireplace"),
+    R(HD, r"/fake_fire/sounds/fire_extinguish\.ogg$", "steam_hiss", "a flame being put out with a hiss", "a fire going out with a hiss"),
+    R(HD, r"/sounds/homedecor_faucet\.ogg$", "water_running", "water running from a tap", "a faucet running"),
+    R(HD, r"/sounds/homedecor_toilet_flush\.ogg$", "toilet_flush", "a toilet flushing", "the flush of a toilet"),
+    R(HD, r"/sounds/homedecor_shower\.ogg$", "shower", "a shower running", "water spraying from a shower"),
+    R(HD, r"/sounds/homedecor_door_open\.ogg$", "door", "a door opening", "a door being opened"),
+    R(HD, r"/sounds/homedecor_door_close\.ogg$", "door", "a door closing", "a door being shut"),
+    R(HD, r"/sounds/homedecor_gate_open_close\.ogg$", "door", "a gate opening and closing", "a garden gate swinging shut"),
+    R(HD, r"/sounds/homedecor_doorbell\.ogg$", "doorbell", "a doorbell ringing", "a doorbell chime"),
     # sonic-pi-samples
     R(SP, r"/ambi_choir\.", "choir", "a choir singing a sustained chord", "voices singing together"),
     R(SP, r"/ambi_(drone|haunted_hum|soft_buzz)\.", "ambient_drone", "a low ambient drone", "a dark humming drone"),

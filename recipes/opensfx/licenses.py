@@ -115,6 +115,7 @@ PACKAGES: dict[str, PackageLicense] = {
     "widelands-data": PackageLicense("GPL-2.0-or-later", "2002-2019 the Widelands Development Team"),
     "klettres-data": PackageLicense("GPL-2.0-or-later", "2001-2011 Anne-Marie Mahfouf and the KLettres voice contributors"),
     "ktuberling-data": PackageLicense("GPL-2.0-or-later", "KTuberling contributors (Albert Astals Cid, Éric Bischoff et al.)"),
+    "minetest-mod-homedecor": PackageLicense("CC-BY-SA-4.0", "2012-2020 Vanessa Ezekowitz (homedecor models, sounds and textures)"),
     "kajongg": PackageLicense("GPL-2.0-or-later", "2008-2017 Wolfgang Rohdewald and the Kajongg contributors"),
     "csoundqt-examples": PackageLicense("LGPL-2.1-or-later", "2008-2016 Andrés Cabrera, 2018-2020 Tarmo Johannes (CsoundQt examples)"),
     # asterisk-core-sounds: one copyright file for all languages (Files: * / fr-* / ru-* / it-* stanzas upstream)

@@ -101,3 +101,15 @@ def test_csoundqt_examples_named_sounds_only(tmp_path: Path) -> None:
     assert (sources["fox.wav"].category, sources["fox.wav"].caption) == ("male_speech", "a man speaking")
     assert sources["Seashore.wav"].category == "ocean_waves"
     assert {s.license for s in sources.values()} == {"LGPL-2.1-or-later"}
+
+
+def test_homedecor_household_sounds(tmp_path: Path) -> None:
+    mods = tmp_path / "usr/share/games/minetest/mods/homedecor"
+    for name in ("homedecor_bathroom/sounds/homedecor_toilet_flush.ogg", "homedecor_electrical/sounds/homedecor_doorbell.ogg",
+                 "homedecor_common/sounds/homedecor_faucet.ogg", "homedecor_gastronomy/sounds/toaster.ogg"):
+        (mods / name).parent.mkdir(parents=True, exist_ok=True)
+        (mods / name).write_bytes(b"")
+    sources = {Path(s.relpath).name: s for s in select_sources("minetest-mod-homedecor", tmp_path)}
+    assert {name: s.category for name, s in sources.items()} == {
+        "homedecor_toilet_flush.ogg": "toilet_flush", "homedecor_doorbell.ogg": "doorbell", "homedecor_faucet.ogg": "water_running"}
+    assert {s.license for s in sources.values()} == {"CC-BY-SA-4.0"}
