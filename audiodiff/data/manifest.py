@@ -123,21 +123,16 @@ def read_rows(metadata: Path) -> list[dict | Skipped]:
     """The rows of a ``.jsonl`` file (one JSON object per non-blank line) or a ``.csv`` file with a header.
 
     Text is UTF-8 (a byte-order mark is allowed; a UTF-16 file with its BOM is read too).  A JSONL line
-    that is not UTF-8 becomes a :class:`Skipped` row naming the line.
+    or CSV record that is not UTF-8 becomes a :class:`Skipped` row naming its line.
 
     Raises:
-        InvalidArgumentError: a JSONL line is not a JSON object, or a CSV file is not UTF-8 (names the line).
+        InvalidArgumentError: a JSONL line is not a JSON object, or a CSV header is not UTF-8 (names the file).
     """
     data = metadata.read_bytes()
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         data = data.decode("utf-16").encode("utf-8")
     if metadata.suffix == ".csv":
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            line = data[: error.start].count(b"\n") + 1
-            raise InvalidArgumentError(f"{metadata}, line {line} is not UTF-8; save the file as UTF-8.") from error
-        return list(csv.DictReader(io.StringIO(text, newline="")))
+        return _read_csv_rows(metadata, data)
     rows: list[dict | Skipped] = []
     for number, raw in enumerate(data.removeprefix(codecs.BOM_UTF8).split(b"\n"), start=1):
         try:
@@ -157,6 +152,28 @@ def read_rows(metadata: Path) -> list[dict | Skipped]:
             )
         rows.append(row)
     return rows
+
+
+def _read_csv_rows(metadata: Path, data: bytes) -> list[dict | Skipped]:
+    """CSV records with a header; a record holding bytes that are not UTF-8 becomes a :class:`Skipped` row."""
+    # surrogateescape keeps undecodable bytes as lone surrogates, so one bad record cannot hide the others
+    text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="surrogateescape")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if any(_not_utf8(name) for name in reader.fieldnames or ()):
+        raise InvalidArgumentError(f"{metadata}, line 1 (the header) is not UTF-8; save the file as UTF-8.")
+    rows: list[dict | Skipped] = []
+    for row in reader:
+        if any(_not_utf8(value) for value in row.values()):
+            rows.append(Skipped(f"{metadata}, line {reader.line_num}", "not UTF-8; save the file as UTF-8"))
+        else:
+            rows.append(row)
+    return rows
+
+
+def _not_utf8(value: object) -> bool:
+    """Whether a value read with ``errors="surrogateescape"`` held bytes that are not UTF-8."""
+    values = value if isinstance(value, list) else [value]  # DictReader puts surplus fields in a list
+    return any(isinstance(v, str) and any("\udc80" <= ch <= "\udcff" for ch in v) for v in values)
 
 
 def clip_from_row(row: dict, root: Path, where: str, confine_to: Path | None = None) -> Clip | Skipped:

@@ -167,3 +167,47 @@ def test_a_manifest_file_may_still_name_files_anywhere(tmp_path):
                         + json.dumps({"path": "../elsewhere.wav", "caption": "b"}) + "\n")
     clips = read_dataset(manifest)
     assert len(clips) == 1 and clips[0].captions == ("a", "b")  # the same file twice: captions merged
+
+
+def test_a_csv_record_that_is_not_utf8_is_skipped_and_named(tmp_path, caplog):
+    """One Latin-1 record in metadata.csv costs that record only, named by its line; a quoted caption that
+    spans two lines keeps the line numbers of the records after it right."""
+    for i in range(3):
+        sf.write(tmp_path / f"t{i}.wav", tone(300 + 100 * i, 0.3), SAMPLE_RATE)
+    lines = [b"file_name,caption", b't0.wav,"a tone,\nover two lines"', "t1.wav,caf\u00e9 noise".encode("latin-1"),
+             "t2.wav,caf\u00e9 noise".encode("utf-8")]
+    (tmp_path / "metadata.csv").write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n")
+    with caplog.at_level(logging.INFO):
+        clips = read_dataset(tmp_path)
+    assert [(c.name, c.caption) for c in clips] == [("t0.wav", "a tone,\nover two lines"), ("t2.wav", "caf\u00e9 noise")]
+    named = " ".join(r.getMessage() for r in caplog.records)
+    assert f"{tmp_path / 'metadata.csv'}, line 4" in named and "not UTF-8" in named and "Skipped 1 of 3 rows" in named
+
+
+def test_a_csv_header_that_is_not_utf8_is_refused(tmp_path):
+    from audiodiff.errors import InvalidArgumentError
+
+    (tmp_path / "metadata.csv").write_bytes("file_name,capti\u00f3n\nt0.wav,a\n".encode("latin-1"))
+    with pytest.raises(InvalidArgumentError, match=r"line 1 \(the header\) is not UTF-8"):
+        read_dataset(tmp_path)
+
+
+def test_the_fuzzed_folder_prepares_and_trains_diffusion_from_the_cache(hostile_folder, tmp_path, tiny_pipeline_dir):
+    """`audiodiff prepare` on the fuzzed folder caches latents for the usable clips only, and a diffusion
+    step runs from that cache."""
+    from audiodiff.data.latent_dataset import LatentDataset
+    from audiodiff.data.prepare import prepare_cache
+    from audiodiff.training.run import TrainJob, run_job
+
+    root, _, usable = hostile_folder
+    cache = prepare_cache(root, tiny_pipeline_dir, tmp_path / "cache", latents=True, batch_size=4,
+                          segment_seconds=0.5, device="cpu", validation_fraction=0.0)
+    cached = LatentDataset(cache, "train")
+    assert sorted(record.name for record in cached.records) == sorted(usable)
+    assert all(cached[i]["latents"].isfinite().all() for i in range(len(cached)))
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump({"max_steps": 2, "batch_size": 2, "segment_seconds": 0.5, "eval_every": 1000,
+                                      "validation_fraction": 0.0, "log_every": 1}))
+    model = run_job(TrainJob(stage="diffusion", config=config, output_dir=tmp_path / "run", cache=cache,
+                             model=tiny_pipeline_dir))
+    assert (model / "model_index.json").is_file()
