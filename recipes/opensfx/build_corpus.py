@@ -52,6 +52,7 @@ PACKAGES = [
     "asterisk-core-sounds-it-wav",
     "asterisk-core-sounds-ru-wav",
     "minetest-mod-homedecor",  # household sounds: tap, toilet, shower, doors, doorbell
+    "flare-game",  # environment loops: owl, raven, birds, river, rain, wind, fire, cave drips
     "kajongg",  # real recorded speech: Mah Jongg calls, English and German readers
     "csoundqt-examples",  # a few example recordings (speech, waves, instruments)
     "fluid-soundfont-gm",  # rendered through fluidsynth from MIDI written by synth.py

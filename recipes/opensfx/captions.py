@@ -56,6 +56,7 @@ KT = "ktuberling-data"
 KJ = "kajongg"
 CQ = "csoundqt-examples"
 HD = "minetest-mod-homedecor"
+FL = "flare-game"
 # Packages whose paths EXCLUDE does not apply to: kajongg's voices/ folders hold read words, not unit voice lines.
 EXCLUDE_EXEMPT = {KJ}
 
@@ -454,6 +455,19 @@ RULES: list[Rule] = [
     R(HD, r"/sounds/homedecor_door_close\.ogg$", "door", "a door closing", "a door being shut"),
     R(HD, r"/sounds/homedecor_gate_open_close\.ogg$", "door", "a gate opening and closing", "a garden gate swinging shut"),
     R(HD, r"/sounds/homedecor_doorbell\.ogg$", "doorbell", "a doorbell ringing", "a doorbell chime"),
+    # flare-game (environment loops; open_fire.ogg is left out beside open_fire_loop.ogg, likely the same recording)
+    R(FL, r"/soundfx/environment/forest_owl_loop\.ogg$", "owl", "an owl hooting in a forest at night", "the hoot of an owl"),
+    R(FL, r"/soundfx/environment/raven_loop\.ogg$", "crow", "a raven cawing", "crows cawing"),
+    R(FL, r"/soundfx/environment/bird_twitter_loop\.ogg$", "songbird", "birds twittering", "small birds chirping"),
+    R(FL, r"/soundfx/environment/river_loop\.ogg$", "stream", "a river flowing", "water flowing in a river"),
+    R(FL, r"/soundfx/environment/rain\.ogg$", "rain", "rain falling", "steady rain"),
+    R(FL, r"/soundfx/environment/(cave_)?wind_loop\.ogg$", "wind", "wind blowing", "a steady wind howling"),
+    R(FL, r"/soundfx/environment/open_fire_loop\.ogg$", "fire_crackle", "an open fire crackling", "flames crackling"),
+    R(FL, r"/soundfx/environment/cave_droplets_loop\.ogg$", "water_drip", "water dripping in a cave", "drops of water falling"),
+    R(FL, r"/soundfx/environment/minecart\.ogg$", "cart_rolling", "a minecart rolling on rails", "a cart rattling on tracks"),
+    R(FL, r"/soundfx/environment/falling_rocks\.ogg$", "rumble", "rocks falling", "a rockfall rumbling"),
+    R(FL, r"/fantasycore/soundfx/heartbeat\.ogg$", "heartbeat", "a heart beating", "a heartbeat"),
+    R(FL, r"/fantasycore/soundfx/door_open\.ogg$", "door", "a door opening", "a door creaking open"),
     # sonic-pi-samples
     R(SP, r"/ambi_choir\.", "choir", "a choir singing a sustained chord", "voices singing together"),
     R(SP, r"/ambi_(drone|haunted_hum|soft_buzz)\.", "ambient_drone", "a low ambient drone", "a dark humming drone"),

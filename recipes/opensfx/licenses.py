@@ -116,6 +116,7 @@ PACKAGES: dict[str, PackageLicense] = {
     "klettres-data": PackageLicense("GPL-2.0-or-later", "2001-2011 Anne-Marie Mahfouf and the KLettres voice contributors"),
     "ktuberling-data": PackageLicense("GPL-2.0-or-later", "KTuberling contributors (Albert Astals Cid, Éric Bischoff et al.)"),
     "minetest-mod-homedecor": PackageLicense("CC-BY-SA-4.0", "2012-2020 Vanessa Ezekowitz (homedecor models, sounds and textures)"),
+    "flare-game": PackageLicense("CC-BY-SA-3.0", "2012-2021 Clint Bellanger and others (CC-BY-SA-3.0 or later)"),
     "kajongg": PackageLicense("GPL-2.0-or-later", "2008-2017 Wolfgang Rohdewald and the Kajongg contributors"),
     "csoundqt-examples": PackageLicense("LGPL-2.1-or-later", "2008-2016 Andrés Cabrera, 2018-2020 Tarmo Johannes (CsoundQt examples)"),
     # asterisk-core-sounds: one copyright file for all languages (Files: * / fr-* / ru-* / it-* stanzas upstream)

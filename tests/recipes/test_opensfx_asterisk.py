@@ -113,3 +113,12 @@ def test_homedecor_household_sounds(tmp_path: Path) -> None:
     assert {name: s.category for name, s in sources.items()} == {
         "homedecor_toilet_flush.ogg": "toilet_flush", "homedecor_doorbell.ogg": "doorbell", "homedecor_faucet.ogg": "water_running"}
     assert {s.license for s in sources.values()} == {"CC-BY-SA-4.0"}
+
+
+def test_flare_environment_loops(tmp_path: Path) -> None:
+    env = tmp_path / "usr/share/games/flare/mods/fantasycore/soundfx/environment"
+    env.mkdir(parents=True)
+    for name in ("forest_owl_loop.ogg", "open_fire_loop.ogg", "open_fire.ogg", "teleporter.ogg", "cave_wind_loop.ogg"):
+        (env / name).write_bytes(b"")
+    sources = {Path(s.relpath).name: s.category for s in select_sources("flare-game", tmp_path)}
+    assert sources == {"forest_owl_loop.ogg": "owl", "open_fire_loop.ogg": "fire_crackle", "cave_wind_loop.ogg": "wind"}
