@@ -147,15 +147,19 @@ def test_fuzzed_folder_skips_counts_and_names_every_bad_input(hostile_folder, ca
 
 
 def test_the_fuzzed_folder_trains(hostile_folder, tmp_path, tiny_pipeline_dir):
+    root, _, _ = hostile_folder
+    model = _train(tmp_path, "vae", steps=1, data=root, model=tiny_pipeline_dir)
+    assert (model / "model_index.json").is_file()
+
+
+def _train(tmp_path: Path, stage: str, steps: int, **job) -> Path:
+    """Run ``steps`` steps of ``stage`` (batch 2, 0.5 s crops) on ``job``'s data or cache; returns the export."""
     from audiodiff.training.run import TrainJob, run_job
 
-    root, _, _ = hostile_folder
     config = tmp_path / "train.yaml"
-    config.write_text(yaml.safe_dump({"max_steps": 1, "batch_size": 2, "segment_seconds": 0.5, "eval_every": 1000,
-                                      "validation_fraction": 0.0, "log_every": 1}))
-    model = run_job(TrainJob(stage="vae", config=config, output_dir=tmp_path / "run", data=root,
-                             model=tiny_pipeline_dir))
-    assert (model / "model_index.json").is_file()
+    config.write_text(yaml.safe_dump({"max_steps": steps, "batch_size": 2, "segment_seconds": 0.5,
+                                      "eval_every": 1000, "validation_fraction": 0.0, "log_every": 1}))
+    return run_job(TrainJob(stage=stage, config=config, output_dir=tmp_path / "run", **job))
 
 
 def test_a_manifest_file_may_still_name_files_anywhere(tmp_path):
@@ -197,7 +201,6 @@ def test_the_fuzzed_folder_prepares_and_trains_diffusion_from_the_cache(hostile_
     step runs from that cache."""
     from audiodiff.data.latent_dataset import LatentDataset
     from audiodiff.data.prepare import prepare_cache
-    from audiodiff.training.run import TrainJob, run_job
 
     root, _, usable = hostile_folder
     cache = prepare_cache(root, tiny_pipeline_dir, tmp_path / "cache", latents=True, batch_size=4,
@@ -205,9 +208,5 @@ def test_the_fuzzed_folder_prepares_and_trains_diffusion_from_the_cache(hostile_
     cached = LatentDataset(cache, "train")
     assert sorted(record.name for record in cached.records) == sorted(usable)
     assert all(cached[i]["latents"].isfinite().all() for i in range(len(cached)))
-    config = tmp_path / "train.yaml"
-    config.write_text(yaml.safe_dump({"max_steps": 2, "batch_size": 2, "segment_seconds": 0.5, "eval_every": 1000,
-                                      "validation_fraction": 0.0, "log_every": 1}))
-    model = run_job(TrainJob(stage="diffusion", config=config, output_dir=tmp_path / "run", cache=cache,
-                             model=tiny_pipeline_dir))
+    model = _train(tmp_path, "diffusion", steps=2, cache=cache, model=tiny_pipeline_dir)
     assert (model / "model_index.json").is_file()
