@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "AudioDiffusionPipeline": "audiodiff.pipeline",
     "AudioDiffusionOutput": "audiodiff.pipeline",
+    "GriffinLimVocoder": "audiodiff.models.griffin_lim",
     "HifiGanVocoder": "audiodiff.models.vocoder",
     "MelSpectrogram": "audiodiff.mel",
 }

@@ -30,6 +30,7 @@ from .model_folder import default_model_path, read_model_index
 from .models import text_encoder as text_encoders
 from .models import unet as unets
 from .models import vae as vaes
+from .models.griffin_lim import GriffinLimVocoder
 from .models.vocoder import HifiGanVocoder
 from .prompts import GenerationRequest, expand_requests
 
@@ -56,7 +57,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
 
     Components: ``vae`` (``AutoencoderKL`` on ``(batch, 1, frames, n_mels)``),
     ``text_encoder`` + ``tokenizer`` (transformers), ``unet`` (``UNet2DConditionModel``),
-    ``scheduler`` (diffusers), ``vocoder`` (:class:`HifiGanVocoder`) and ``mel``
+    ``scheduler`` (diffusers), ``vocoder`` (:class:`HifiGanVocoder`, or :class:`GriffinLimVocoder`
+    where no trained vocoder beats Griffin-Lim yet) and ``mel``
     (:class:`MelSpectrogram`, the front end whose settings the model was trained with).
 
     Args:
@@ -80,7 +82,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         tokenizer: PreTrainedTokenizerBase,
         unet: UNet2DConditionModel,
         scheduler: SchedulerMixin,
-        vocoder: HifiGanVocoder,
+        vocoder: HifiGanVocoder | GriffinLimVocoder,
         mel: MelSpectrogram,
         text_encoder_source: str | None = None,
         max_duration: float = 10.0,
@@ -193,11 +195,15 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         return guided_noise(noise_uncond, noise_cond, guidance_scale)
 
     def latents_to_audio(self, latents: torch.Tensor, num_samples: int) -> torch.Tensor:
-        """Latents ``(batch, C, h, w)`` -> waveform ``(batch, num_samples)`` float32 in [-1, 1]."""
+        """Latents ``(batch, C, h, w)`` -> waveform ``(batch, num_samples)`` float32 in [-1, 1].
+
+        A clip whose peak exceeds 1 is scaled down to peak 1 as a whole rather than clipped (Griffin-Lim's
+        phase, unlike a trained vocoder's, can raise peaks above the source's).
+        """
         frames = self.mel.num_frames(num_samples)
         mel = self.mel.denormalize(vaes.decode_latents(self.vae, latents, frames, self.mel.config.image_layout))
-        audio = self.vocoder(mel.to(self.vocoder.dtype))
-        return audio[:, :num_samples].float().clamp(-1.0, 1.0)
+        audio = self.vocoder(mel.to(self.vocoder.dtype))[:, :num_samples].float()
+        return audio / audio.abs().amax(dim=1, keepdim=True).clamp(min=1.0)
 
     # ------------------------------------------------------------------ generation
     @torch.inference_mode()

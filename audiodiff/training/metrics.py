@@ -13,9 +13,9 @@
 from __future__ import annotations
 
 import torch
-import torchaudio
 
 from ..mel import MelSpectrogram
+from ..models.griffin_lim import GriffinLimVocoder
 from .losses import mel_l1_loss
 
 # (n_fft, hop_length, win_length) in samples: Parallel WaveGAN's 10, 25 and 50 ms windows
@@ -71,12 +71,7 @@ def mel_l1_distance(prediction: torch.Tensor, target: torch.Tensor, mel: MelSpec
 
 
 def griffin_lim_from_mel(log_mel: torch.Tensor, mel: MelSpectrogram, n_iter: int = 32) -> torch.Tensor:
-    """Invert a log-mel without a vocoder: pseudo-inverse of the mel basis, then Griffin-Lim.
-
-    The linear magnitude is ``max(pinv(mel_basis) @ exp(log_mel), 0)``; phase comes from
-    ``n_iter`` iterations of fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99, zero-phase
-    start so the result is deterministic).  Frames are aligned to :class:`MelSpectrogram`'s
-    convention (frame ``t`` centred on sample ``t * hop + hop / 2``).
+    """Invert a log-mel without a vocoder (:class:`~audiodiff.models.griffin_lim.GriffinLimVocoder` of ``mel``).
 
     Args:
         log_mel: ``(batch, n_mels, frames)`` natural-log mel magnitudes from ``mel``.
@@ -86,24 +81,7 @@ def griffin_lim_from_mel(log_mel: torch.Tensor, mel: MelSpectrogram, n_iter: int
     Returns:
         ``(batch, frames * hop_length)`` waveform at ``mel.config.sample_rate`` Hz.
     """
-    cfg = mel.config
-    frames = log_mel.shape[-1]
-    inverse_basis = torch.linalg.pinv(mel.mel_basis.float())
-    magnitude = torch.clamp(inverse_basis @ torch.exp(log_mel.float()), min=0.0)
-    half_hop = cfg.hop_length // 2
-    audio = torchaudio.functional.griffinlim(
-        magnitude,
-        window=torch.hann_window(cfg.win_length, device=log_mel.device),
-        n_fft=cfg.n_fft,
-        hop_length=cfg.hop_length,
-        win_length=cfg.win_length,
-        power=1.0,
-        n_iter=n_iter,
-        momentum=0.99,
-        length=frames * cfg.hop_length - half_hop,
-        rand_init=False,
-    )
-    return torch.nn.functional.pad(audio, (half_hop, 0))
+    return GriffinLimVocoder.from_mel(mel, n_iter)(log_mel)
 
 
 def random_phase_resynthesis(audio: torch.Tensor, mel: MelSpectrogram, seed: int = 0) -> torch.Tensor:

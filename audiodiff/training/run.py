@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from ..config import load_config
 from ..data import AudioCaptionDataset, LatentDataset, TextStateCache, collate, read_dataset, split_clips
 from ..errors import IncompatibleModelError, InvalidArgumentError, TextEncoderNotFoundError
+from ..models.vocoder import HifiGanVocoder
 from ..pipeline import AudioDiffusionPipeline
 from .config import TrainConfig
 from .loop import make_accelerator, run_training
@@ -88,6 +89,12 @@ def run_job(job: TrainJob) -> Path:
     pipeline = _load_pipeline(job)
     if job.init_from is not None:
         init_component(pipeline, STAGE_COMPONENTS[job.stage], job.init_from)
+    if job.stage == "vocoder" and not isinstance(pipeline.vocoder, HifiGanVocoder):
+        raise InvalidArgumentError(
+            f"The vocoder of {job.model} is a {type(pipeline.vocoder).__name__}, which has no weights to train; "
+            "start the vocoder stage from a pipeline with a HiFi-GAN vocoder (`audiodiff init-model`, or a run "
+            "folder's model)."
+        )
     train_set, validation_set, collate_fn = _datasets(job, config, pipeline)
     builder = _stage_builder(job, config, pipeline, validation_set)
     accelerator = make_accelerator(config, job.output_dir)
@@ -129,12 +136,17 @@ def init_component(pipeline: AudioDiffusionPipeline, name: str, model_dir: Path)
 
     Raises:
         ModelNotFoundError, IncompatibleModelError: ``model_dir`` is not a complete pipeline folder, or its
-            component has another architecture than the one being trained.
+            component is of another class or architecture than the one being trained.
     """
     from ..model_folder import read_model_index
 
-    read_model_index(model_dir)
+    saved = read_model_index(model_dir).get(name, [None, None])[1]
     current = getattr(pipeline, name)
+    if saved != type(current).__name__:
+        raise IncompatibleModelError(
+            f"--init-from {model_dir}: its {name} is a {saved}, the model being trained has a "
+            f"{type(current).__name__}; start from a folder whose {name} is of the same kind."
+        )
     loaded = type(current).from_pretrained(Path(model_dir) / name, torch_dtype=torch.float32)
     ours = {k: tuple(v.shape) for k, v in current.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in loaded.state_dict().items()}

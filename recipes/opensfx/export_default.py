@@ -3,8 +3,11 @@
     python recipes/opensfx/export_default.py --diffusion ~/audiodiff-runs/diffusion/model \
         --vocoder ~/audiodiff-runs/vocoder/model --out checkpoints/default
 
-The U-Net, VAE and vocoder weights are stored in float16 (``from_pretrained`` loads them back as
-float32); the mel front end stays float32 and the packaged MiniLM text encoder is referenced, not
+    python recipes/opensfx/export_default.py --diffusion ~/audiodiff-runs/gpu-burst-s4/model \
+        --vocoder griffin-lim --out checkpoints/default     # what sitting 4 ships
+
+The U-Net, VAE and HiFi-GAN weights are stored in float16 (``from_pretrained`` loads them back as
+float32); the mel front end and a Griffin-Lim vocoder stay float32 and the packaged MiniLM text encoder is referenced, not
 copied.  The folder must stay within the repository's 32 MiB; the script refuses to write a larger one.
 """
 
@@ -20,6 +23,7 @@ from pathlib import Path
 import torch
 
 from audiodiff import AudioDiffusionPipeline
+from audiodiff.models.griffin_lim import GriffinLimVocoder
 from audiodiff.models.vocoder import HifiGanVocoder
 
 log = logging.getLogger("opensfx.export")
@@ -33,19 +37,28 @@ def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def export_default(diffusion: Path, vocoder: Path | None, out: Path, max_bytes: int = MAX_BYTES,
+GRIFFIN_LIM = "griffin-lim"
+
+
+def export_default(diffusion: Path, vocoder: Path | str | None, out: Path, max_bytes: int = MAX_BYTES,
                    dtype: torch.dtype = torch.float16) -> int:
     """Write the pipeline folder ``out`` (replaced atomically) and return its size in bytes.
+
+    ``vocoder``: a vocoder stage's exported pipeline folder (its HiFi-GAN), ``"griffin-lim"`` for a
+    :class:`~audiodiff.models.griffin_lim.GriffinLimVocoder` of the mel front end (kept in float32),
+    or ``None`` for the diffusion folder's own vocoder.
 
     Raises:
         ValueError: the result would exceed ``max_bytes``.
     """
     pipe = AudioDiffusionPipeline.from_pretrained(diffusion)
-    if vocoder is not None:
-        trained = HifiGanVocoder.from_pretrained(Path(vocoder) / "vocoder")
-        pipe.register_modules(vocoder=trained)
+    if vocoder == GRIFFIN_LIM:
+        pipe.register_modules(vocoder=GriffinLimVocoder.from_mel(pipe.mel))
+    elif vocoder is not None:
+        pipe.register_modules(vocoder=HifiGanVocoder.from_pretrained(Path(vocoder) / "vocoder"))
     for name in HALF_COMPONENTS:
-        getattr(pipe, name).to(dtype)
+        if not isinstance(getattr(pipe, name), GriffinLimVocoder):
+            getattr(pipe, name).to(dtype)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
@@ -73,11 +86,13 @@ def _forget_source_path(index: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--diffusion", type=Path, required=True, help="the diffusion stage's exported pipeline folder")
-    parser.add_argument("--vocoder", type=Path, default=None, help="the vocoder stage's exported pipeline folder")
+    parser.add_argument("--vocoder", default=None,
+                        help=f"the vocoder stage's exported pipeline folder, or {GRIFFIN_LIM!r} (no trained vocoder)")
     parser.add_argument("--out", type=Path, default=Path("checkpoints/default"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    size = export_default(args.diffusion, args.vocoder, args.out)
+    vocoder = args.vocoder if args.vocoder in (None, GRIFFIN_LIM) else Path(args.vocoder)
+    size = export_default(args.diffusion, vocoder, args.out)
     print(f"{args.out}: {size / 2**20:.1f} MiB")
 
 
