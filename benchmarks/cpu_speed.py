@@ -100,7 +100,7 @@ log = logging.getLogger("cpu_speed")
 
 OUTPUT = REPO / "benchmarks" / "results" / "cpu_speed.json"
 QUICK_OUTPUT = Path(tempfile.gettempdir()) / "audiodiff-cpu_speed-quick.json"
-SECTIONS = ("diffusion", "vae", "vocoder", "curves", "threads", "generate", "audioldm")
+SECTIONS = ("diffusion", "vae", "vocoder", "profile", "curves", "threads", "generate", "audioldm")
 CLIP_SECONDS = 5.0  # training throughput is counted in clips of this much audio
 DIFFUSION_BASELINE_CONFIG = REPO / "configs" / "train" / "diffusion.yaml"
 RECIPE_CONFIGS = {stage: REPO / "recipes" / "opensfx" / "configs" / f"{stage}.yaml" for stage in ("diffusion", "vae", "vocoder")}
@@ -410,6 +410,41 @@ def bench_stage(stage: str, settings: Settings, fixture: Fixture, scratch: Path,
     return records
 
 
+# ----------------------------------------------------------------------------- where a step's time goes
+def op_profile(path: TrainPath, steps: int, top: int = 8) -> dict:
+    """The ``top`` operators of ``steps`` training steps of ``path`` by self CPU time (torch.profiler)."""
+    path.activate()
+    path.step()  # warm-up: oneDNN primitives, allocator
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        for _ in range(steps):
+            path.step()
+    events = sorted(profiler.key_averages(), key=lambda event: event.self_cpu_time_total, reverse=True)
+    total = sum(event.self_cpu_time_total for event in events)
+    return {"ms_per_step": round(total / 1e3 / steps, 1),
+            "top_ops": [{"op": event.key, "ms_per_step": round(event.self_cpu_time_total / 1e3 / steps, 1),
+                         "share": round(event.self_cpu_time_total / total, 3)} for event in events[:top]]}
+
+
+def profiles(settings: Settings, fixture: Fixture, scratch: Path) -> dict:
+    """Per stage, the operator profile of the recipe's path and of the same config in fp32 eager
+    (diffusion: the cached bf16 path against today's default path), so a missed speed-up shows its cause."""
+    results = {}
+    for stage in ("diffusion", "vae", "vocoder"):
+        config = stage_config(stage, settings)
+        if stage == "diffusion":
+            baseline = fp32_eager(load_config(DIFFUSION_BASELINE_CONFIG, TrainConfig))
+            baseline = replace(baseline, batch_size=settings.batch_size or baseline.batch_size)
+            paths = [build_path("baseline", stage, baseline, fixture, scratch),
+                     build_path("new", stage, config, fixture, scratch, cached=True)]
+        else:
+            first = config.vocoder.adversarial_start if stage == "vocoder" else 0
+            paths = [build_path("fp32_eager", stage, fp32_eager(config), fixture, scratch, first_step=first),
+                     build_path("new", stage, config, fixture, scratch, first_step=first)]
+        results[stage] = {path.name: op_profile(path, settings.steps) for path in paths}
+        gc.collect()
+    return results
+
+
 # ----------------------------------------------------------------------------- bf16 vs fp32 loss curves
 def loss_curves(settings: Settings, fixture: Fixture, scratch: Path) -> dict:
     """``curve_steps`` diffusion steps (recipe config, cached path) in bf16 and in fp32 from the same weights,
@@ -713,6 +748,7 @@ def run(settings: Settings, sections: list[str], folder: Path) -> dict:
         "diffusion": lambda: bench_diffusion(settings, fixture, scratch, peak),
         "vae": lambda: bench_stage("vae", settings, fixture, scratch, peak),
         "vocoder": lambda: bench_stage("vocoder", settings, fixture, scratch, peak),
+        "profile": lambda: profiles(settings, fixture, scratch),
         "curves": lambda: loss_curves(settings, fixture, scratch),
         "threads": lambda: threads_vs_processes(settings, fixture, folder),
         "generate": lambda: bench_generate(settings, fixture),

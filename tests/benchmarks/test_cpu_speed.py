@@ -42,6 +42,12 @@ def test_quick_run_writes_every_required_key(tmp_path):
     diffusion = result["details"]["diffusion"]
     assert diffusion["new"]["mixed_precision"] == "bf16" and diffusion["baseline"]["mixed_precision"] == "no"
     assert diffusion["new"]["train_gflop_per_step"] > 0
+    profile = result["details"]["profile"]
+    for stage, paths in (("diffusion", ("baseline", "new")), ("vae", ("fp32_eager", "new")), ("vocoder", ("fp32_eager", "new"))):
+        for name in paths:
+            ops = profile[stage][name]["top_ops"]
+            assert profile[stage][name]["ms_per_step"] > 0 and ops and sum(op["share"] for op in ops) <= 1.0, (stage, name)
+            assert ops == sorted(ops, key=lambda op: -op["ms_per_step"])
 
 
 def test_merge_keeps_sections_not_rerun():
