@@ -10,6 +10,8 @@ its HiFi-GAN does not yet beat it (docs/model_card.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torchaudio
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -63,7 +65,7 @@ class GriffinLimVocoder(ModelMixin, ConfigMixin):
         """Samples per input frame."""
         return int(self.config.hop_length)
 
-    def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202 (torch's signature)
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> GriffinLimVocoder:
         """Device moves apply; dtype casts do not: the basis stays float32, since Griffin-Lim's iterations
         amplify its rounding (a bf16 basis changes the waveform by more than half its peak)."""
         basis = self._buffers.pop("inverse_mel_basis")
