@@ -43,8 +43,8 @@ def pool_baseline(log_mel: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def reconstruct(pipe: AudioDiffusionPipeline, log_mel: torch.Tensor) -> torch.Tensor:
     """The VAE round trip of a natural-log mel ``(n_mels, frames)``, same shape."""
-    latents = encode_mel(pipe.vae, pipe.mel.normalize(log_mel)[None])
-    decoded = decode_latents(pipe.vae, latents, log_mel.shape[-1])[0]
+    latents = encode_mel(pipe.vae, pipe.mel.normalize(log_mel)[None], layout=pipe.mel.config.image_layout)
+    decoded = decode_latents(pipe.vae, latents, log_mel.shape[-1], pipe.mel.config.image_layout)[0]
     return pipe.mel.denormalize(decoded)
 
 
