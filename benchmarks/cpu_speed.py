@@ -380,12 +380,23 @@ def stage_config(stage: str, settings: Settings) -> TrainConfig:
     return replace(config, batch_size=settings.batch_size or config.batch_size)
 
 
-def bench_diffusion(settings: Settings, fixture: Fixture, scratch: Path, peak: float) -> dict:
+def diffusion_paths(settings: Settings, fixture: Fixture, scratch: Path) -> list[TrainPath]:
+    """Today's default diffusion path (fp32, live text encoder and VAE) and the recipe's cached bf16 path."""
     baseline_config = fp32_eager(load_config(DIFFUSION_BASELINE_CONFIG, TrainConfig))
     baseline_config = replace(baseline_config, batch_size=settings.batch_size or baseline_config.batch_size)
-    paths = [build_path("baseline", "diffusion", baseline_config, fixture, scratch),
-             build_path("new", "diffusion", stage_config("diffusion", settings), fixture, scratch, cached=True)]
-    records = bench_paths(paths, settings, peak)
+    return [build_path("baseline", "diffusion", baseline_config, fixture, scratch),
+            build_path("new", "diffusion", stage_config("diffusion", settings), fixture, scratch, cached=True)]
+
+
+def stage_paths(stage: str, config: TrainConfig, fixture: Fixture, scratch: Path, first_step: int = 0,
+                prefix: str = "") -> list[TrainPath]:
+    """The recipe ``config`` of ``stage`` as it is (``new``) and in fp32 eager, from step ``first_step``."""
+    return [build_path(f"{prefix}new", stage, config, fixture, scratch, first_step=first_step),
+            build_path(f"{prefix}fp32_eager", stage, fp32_eager(config), fixture, scratch, first_step=first_step)]
+
+
+def bench_diffusion(settings: Settings, fixture: Fixture, scratch: Path, peak: float) -> dict:
+    records = bench_paths(diffusion_paths(settings, fixture, scratch), settings, peak)
     records["config_baseline"] = str(DIFFUSION_BASELINE_CONFIG.relative_to(REPO)) + " (mixed_precision forced to no)"
     records["config_new"] = str(RECIPE_CONFIGS["diffusion"].relative_to(REPO))
     records["speedup"] = round(records["new"]["clips_per_s"] / records["baseline"]["clips_per_s"], 3)
@@ -401,8 +412,7 @@ def bench_stage(stage: str, settings: Settings, fixture: Fixture, scratch: Path,
         phases = {"": start, "generator_only_": 0} if start > 0 else {"": 0}
     paths = []
     for prefix, first_step in phases.items():
-        paths += [build_path(f"{prefix}new", stage, config, fixture, scratch, first_step=first_step),
-                  build_path(f"{prefix}fp32_eager", stage, fp32_eager(config), fixture, scratch, first_step=first_step)]
+        paths += stage_paths(stage, config, fixture, scratch, first_step, prefix)
     records = bench_paths(paths, settings, peak)
     records["config"] = str(RECIPE_CONFIGS[stage].relative_to(REPO))
     for prefix in phases:
@@ -430,16 +440,11 @@ def profiles(settings: Settings, fixture: Fixture, scratch: Path) -> dict:
     (diffusion: the cached bf16 path against today's default path), so a missed speed-up shows its cause."""
     results = {}
     for stage in ("diffusion", "vae", "vocoder"):
-        config = stage_config(stage, settings)
         if stage == "diffusion":
-            baseline = fp32_eager(load_config(DIFFUSION_BASELINE_CONFIG, TrainConfig))
-            baseline = replace(baseline, batch_size=settings.batch_size or baseline.batch_size)
-            paths = [build_path("baseline", stage, baseline, fixture, scratch),
-                     build_path("new", stage, config, fixture, scratch, cached=True)]
+            paths = diffusion_paths(settings, fixture, scratch)
         else:
-            first = config.vocoder.adversarial_start if stage == "vocoder" else 0
-            paths = [build_path("fp32_eager", stage, fp32_eager(config), fixture, scratch, first_step=first),
-                     build_path("new", stage, config, fixture, scratch, first_step=first)]
+            config = stage_config(stage, settings)
+            paths = stage_paths(stage, config, fixture, scratch, config.vocoder.adversarial_start if stage == "vocoder" else 0)
         results[stage] = {path.name: op_profile(path, settings.steps) for path in paths}
         gc.collect()
     return results

@@ -29,7 +29,7 @@ class GriffinLimVocoder(ModelMixin, ConfigMixin):
         n_mels: mel bands of the input.
         center: the front end's frame convention: frame ``t`` centred on sample ``t * hop_length``
             (``True``) or half a hop later (``False``, HiFi-GAN's).
-        n_iter: Griffin-Lim iterations (32: 1-2 ms per frame on a CPU core).
+        n_iter: Griffin-Lim iterations (32: about 0.4 ms per 10 ms frame on one core of an AMD EPYC; 0.18 s for 5 s).
         momentum: fast Griffin-Lim momentum (0.99 as Perraudin et al.).
 
     Use :meth:`from_mel` to build one for a front end; the buffer ``inverse_mel_basis``

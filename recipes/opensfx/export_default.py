@@ -7,8 +7,8 @@
         --vocoder griffin-lim --out checkpoints/default     # what sitting 4 ships
 
 The U-Net, VAE and HiFi-GAN weights are stored in float16 (``from_pretrained`` loads them back as
-float32); the mel front end and a Griffin-Lim vocoder stay float32 and the packaged MiniLM text encoder is referenced, not
-copied.  The folder must stay within the repository's 32 MiB; the script refuses to write a larger one.
+float32); the mel front end and a Griffin-Lim vocoder stay float32 and the packaged MiniLM text
+encoder is referenced, not copied.  The folder must stay within the repository's 32 MiB; the script refuses to write a larger one.
 """
 
 from __future__ import annotations
@@ -56,9 +56,8 @@ def export_default(diffusion: Path, vocoder: Path | str | None, out: Path, max_b
         pipe.register_modules(vocoder=GriffinLimVocoder.from_mel(pipe.mel))
     elif vocoder is not None:
         pipe.register_modules(vocoder=HifiGanVocoder.from_pretrained(Path(vocoder) / "vocoder"))
-    for name in HALF_COMPONENTS:
-        if not isinstance(getattr(pipe, name), GriffinLimVocoder):
-            getattr(pipe, name).to(dtype)
+    for name in HALF_COMPONENTS:  # a GriffinLimVocoder keeps its basis float32 through .to(dtype)
+        getattr(pipe, name).to(dtype)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))

@@ -40,6 +40,7 @@ NUM_BUCKETS = 5  # as DiffusionStage.NUM_BUCKETS
 
 
 def read_xz(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of an lzma-compressed safetensors file (as ``pack_diffusion_burst.write_xz`` writes them)."""
     return load(lzma.decompress(path.read_bytes()))
 
 
@@ -76,6 +77,8 @@ class Pack:
 
 
 class Trainer:
+    """The burst: U-Net from ``args.init``, data from ``args.pack``, output (weights, ``log.jsonl``) in ``args.out``."""
+
     def __init__(self, args: argparse.Namespace):
         self.args, self.device = args, torch.device(args.device)
         self.pack = Pack(args.pack, self.device)
@@ -83,7 +86,7 @@ class Trainer:
         scheduler = DDPMScheduler.from_pretrained(args.init / "scheduler")
         self.prediction_type = scheduler.config.prediction_type
         self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device)
-        self.params = [p for p in self.unet.parameters()]
+        self.params = list(self.unet.parameters())
         fused = {"fused": True} if self.device.type == "cuda" else {}
         self.optimizer = torch.optim.AdamW(self.params, lr=args.lr, betas=(0.9, 0.999), weight_decay=0.01, **fused)
         self.ema = [p.detach().clone() for p in self.params]
@@ -151,6 +154,12 @@ class Trainer:
         with self.log_path.open("a", encoding="utf-8") as f:
             f.write(line + "\n")
 
+    def evaluate_and_save(self, step: int, **record: object) -> None:
+        """Log the validation noise-MSE at ``step`` (with ``record``) and keep the weights if it is the best."""
+        value = self.validation_mse()
+        self.log({"step": step, "noise_mse": value, **record})
+        self.save(step, value)
+
     def learning_rate(self, step: int, fraction: float) -> float:
         warmup = min(1.0, (step + 1) / self.args.warmup_steps)
         return self.args.lr * warmup * (self.args.final_lr_fraction + (1 - self.args.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0))))
@@ -158,10 +167,8 @@ class Trainer:
     def run(self) -> None:
         args = self.args
         generator = torch.Generator(self.device).manual_seed(args.seed)
-        value = self.validation_mse()
-        self.log({"step": 0, "noise_mse": value, "train_clips": len(self.pack.train_latents),
-                  "validation_clips": len(self.pack.validation_latents), "batch_size": args.batch_size})
-        self.save(0, value)
+        self.evaluate_and_save(0, train_clips=len(self.pack.train_latents),
+                               validation_clips=len(self.pack.validation_latents), batch_size=args.batch_size)
         start = last_save = time.monotonic()
         budget = args.minutes * 60
         step, running, timesteps_total = 0, torch.zeros((), device=self.device), len(self.alphas_cumprod)
@@ -188,13 +195,9 @@ class Trainer:
                           "seconds": round(time.monotonic() - start, 1)})
                 running.zero_()
             if time.monotonic() - last_save > args.save_minutes * 60:
-                value = self.validation_mse()
-                self.log({"step": step, "noise_mse": value, "seconds": round(time.monotonic() - start, 1)})
-                self.save(step, value)
+                self.evaluate_and_save(step, seconds=round(time.monotonic() - start, 1))
                 last_save = time.monotonic()
-        value = self.validation_mse()
-        self.log({"step": step, "noise_mse": value, "seconds": round(time.monotonic() - start, 1), "final": True})
-        self.save(step, value)
+        self.evaluate_and_save(step, seconds=round(time.monotonic() - start, 1), final=True)
         self.log({"best_step": self.best[1], "best_noise_mse": self.best[0]})
 
 
