@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -11,6 +12,8 @@ import numpy as np
 import soundfile as sf
 
 from .errors import AudioLoadError
+
+WAV_SUBTYPE = "PCM_16"  # every WAV audiodiff writes
 
 
 def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
@@ -44,6 +47,14 @@ def resample(audio: np.ndarray, orig_sample_rate: int, sample_rate: int) -> np.n
     )
 
 
+def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:
+    """The bytes :func:`write_wav` writes for a ``(samples,)`` waveform in [-1, 1] at ``sample_rate`` Hz (16-bit
+    PCM WAV, clipped to [-1, 1]), in memory: what ``audiodiff serve`` answers."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(audio, -1.0, 1.0), sample_rate, subtype=WAV_SUBTYPE, format="WAV")
+    return buffer.getvalue()
+
+
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
     """Write a ``(samples,)`` waveform in [-1, 1] as 16-bit PCM WAV at ``sample_rate`` Hz; returns the path.
 
@@ -55,7 +66,7 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(handle)
     try:
-        sf.write(temporary, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+        sf.write(temporary, np.clip(audio, -1.0, 1.0), sample_rate, subtype=WAV_SUBTYPE, format="WAV")
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

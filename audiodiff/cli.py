@@ -248,6 +248,42 @@ def _shipped_config(kind: str, name: str) -> Path:
     return local if local.is_file() else Path(__file__).resolve().parent.parent / "configs" / kind / name
 
 
+# ---------------------------------------------------------------------- serve
+@command("serve")
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve a web page and an HTTP API that keep the model loaded",
+                       description="Load the pipeline once and serve a Gradio page (prompt, settings, players, "
+                                   "log-mel images, downloads) and a JSON API (POST /api/generate answers WAV bytes) "
+                                   "on one port. Requests run one at a time; a full queue answers 'busy, retry'. "
+                                   "There is no authentication: keep the default loopback address unless the "
+                                   "network is trusted. Needs the serve extra: pip install 'audiodiff[serve]'. "
+                                   "See docs/serve.md.")
+    p.add_argument("--model", type=Path, default=None,
+                   help="pipeline folder (default: $AUDIODIFF_MODEL or checkpoints/default)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
+    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "fp32", "bfloat16", "bf16"),
+                   help="compute dtype of U-Net, VAE and vocoder (as for generate)")
+    p.add_argument("--queue-size", type=int, default=4, help="requests that may wait while one runs (default: 4)")
+    p.add_argument("--max-duration", type=float, default=10.0,
+                   help="longest clip in seconds (default: 10, or the model's limit if lower)")
+    p.add_argument("--max-clips", type=int, default=4, help="clips per request (default: 4)")
+    p.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> None:
+    try:
+        from .serve.server import ServeOptions, serve
+    except ImportError as error:
+        raise AudiodiffError(f"audiodiff serve needs the serve extra ({error}); pip install 'audiodiff[serve]'.") from error
+    from .serve.request import ServeLimits
+
+    limits = ServeLimits(max_duration=args.max_duration, max_clips=args.max_clips, queue_size=args.queue_size)
+    serve(ServeOptions(model=args.model, host=args.host, port=args.port, device=args.device, dtype=args.dtype,
+                       limits=limits))
+
+
 # ---------------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     """The ``audiodiff`` argument parser with every registered sub-command."""

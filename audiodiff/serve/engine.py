@@ -1,0 +1,124 @@
+"""The warm model behind ``audiodiff serve``: one pipeline, one request at a time, a bounded wait list.
+
+The page and the HTTP API both call :meth:`ClipEngine.generate`, so they give the same audio for the same
+request, and share one bound: at most ``1 + queue_size`` requests are admitted (one running, the rest waiting
+their turn); one more is refused at once with :class:`ServerBusyError` instead of waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
+from ..errors import AudiodiffError
+from ..pipeline import AudioDiffusionPipeline
+from ..schedulers import swap_scheduler
+from .request import ClipRequest, ServeLimits, parse_request
+
+log = logging.getLogger(__name__)
+
+
+class ServerBusyError(AudiodiffError, RuntimeError):
+    """Every place in the queue is taken; the caller should retry in a moment (HTTP 503)."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One generated clip: ``audio`` ``(samples,)`` float32 in [-1, 1] at ``sample_rate`` Hz, made with ``seed``."""
+
+    audio: np.ndarray
+    sample_rate: int
+    seed: int
+
+
+class ClipEngine:
+    """Generates the clips of a :class:`ClipRequest` with a loaded pipeline.
+
+    Args:
+        pipe: a pipeline ready for inference (see :func:`audiodiff.generate.load_pipeline`); its scheduler is the
+            default one, replaced per request while that request runs.
+        model: the folder ``pipe`` was loaded from (its ``max_duration`` bounds requests), None for the default.
+        limits: the server's caps; ``limits.queue_size`` requests may wait while one runs.
+    """
+
+    def __init__(self, pipe: AudioDiffusionPipeline, model: Path | None, limits: ServeLimits):
+        self.pipe = pipe
+        self.model = model
+        self.limits = limits
+        self._default_scheduler = pipe.scheduler
+        self._schedulers: dict[str, SchedulerMixin] = {}
+        self._run_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._admitted = 0
+
+    @property
+    def sample_rate(self) -> int:
+        """The model's output rate in Hz."""
+        return self.pipe.sample_rate
+
+    def parse(self, values: Mapping[str, object]) -> ClipRequest:
+        """:func:`~audiodiff.serve.request.parse_request` with this server's limits and model."""
+        return parse_request(values, self.limits, self.model)
+
+    def generate(self, request: ClipRequest) -> list[Clip]:
+        """The ``request.num_clips`` clips of ``request``, clip ``k`` from seed ``request.seed + k``.
+
+        Blocks while earlier requests run.  The audio equals what ``audiodiff generate`` writes for the same
+        arguments (before its 16-bit rounding).
+
+        Raises:
+            ServerBusyError: ``1 + limits.queue_size`` requests are already admitted.
+        """
+        with self._admission():
+            with self._run_lock:
+                return self._run(request)
+
+    def log_mel(self, audio: np.ndarray) -> np.ndarray:
+        """The model's log-mel ``(n_mels, frames)`` of a ``(samples,)`` clip (natural log of mel magnitudes)."""
+        with torch.inference_mode():
+            mel = self.pipe.mel(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(self.pipe.mel.device))
+        return mel[0].cpu().numpy()
+
+    @contextmanager
+    def _admission(self) -> Iterator[None]:
+        with self._count_lock:
+            if self._admitted > self.limits.queue_size:
+                raise ServerBusyError(
+                    f"The server is busy ({self._admitted} requests running or queued, queue size "
+                    f"{self.limits.queue_size}); retry in a few seconds."
+                )
+            self._admitted += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._admitted -= 1
+
+    def _run(self, request: ClipRequest) -> list[Clip]:
+        pipe = self.pipe
+        pipe.scheduler = self._scheduler(request.scheduler)
+        seeds = [request.seed + k for k in range(request.num_clips)]
+        log.info("generating %d x %g s for %r (%d steps, seed %d)", request.num_clips, request.duration,
+                 request.prompt, request.num_inference_steps, request.seed)
+        result = pipe(
+            request.prompt, negative_prompt=request.negative_prompt, duration=request.duration,
+            num_inference_steps=request.num_inference_steps, guidance_scale=request.guidance_scale,
+            num_waveforms_per_prompt=request.num_clips,
+            generator=[torch.Generator(device=pipe.device).manual_seed(seed) for seed in seeds],
+        )
+        return [Clip(audio, result.sample_rate, seed) for audio, seed in zip(result.audios, seeds)]
+
+    def _scheduler(self, name: str | None) -> SchedulerMixin:
+        if name is None:
+            return self._default_scheduler
+        if name not in self._schedulers:
+            self._schedulers[name] = swap_scheduler(self._default_scheduler, name)
+        return self._schedulers[name]
