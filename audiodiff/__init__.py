@@ -22,5 +22,8 @@ __all__ = sorted(_LAZY)
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
+        from .dependencies import check_compiled_dependencies
+
+        check_compiled_dependencies()  # a torch/torchaudio mismatch: one line with the fix, not a loader error
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'audiodiff' has no attribute {name!r}")

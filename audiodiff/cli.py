@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from .dependencies import check_compiled_dependencies
 from .errors import AudiodiffError
 
 log = logging.getLogger("audiodiff")
@@ -303,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
+        check_compiled_dependencies()
         args.run(args)
     except AudiodiffError as error:
         print(f"audiodiff: error: {error}", file=sys.stderr)

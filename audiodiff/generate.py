@@ -151,7 +151,9 @@ def set_compute_dtype(pipe: AudioDiffusionPipeline, dtype: torch.dtype) -> Audio
     (:data:`audiodiff.pipeline.SAMPLER_DTYPE`), whatever ``dtype`` the three models compute in.
     """
     for name in ("unet", "vae", "vocoder"):
-        getattr(pipe, name).to(dtype)
+        # nn.Module.to, not diffusers' ModelMixin.to: that one logs a warning about "modules that should be
+        # kept in float32: []" on every dtype cast, even when the list is empty (diffusers 0.42).
+        torch.nn.Module.to(getattr(pipe, name), dtype)
     return pipe
 
 

@@ -2,7 +2,7 @@
 
 Follows the HiFi-GAN convention (Kong et al. 2020, ``meldataset.py``): reflect-pad
 by ``(n_fft - hop_length) / 2`` on each side, magnitude STFT without centring,
-Slaney-normalised mel filters (librosa), and ``log(clamp(mel, min=1e-5))``.
+Slaney-normalised mel filters (as librosa.filters.mel; computed by torchaudio), and ``log(clamp(mel, min=1e-5))``.
 With that padding a waveform of ``k * hop_length`` samples gives exactly ``k`` frames.
 ``center=True`` instead centres frame ``i`` on sample ``i * hop_length`` (reflect-pad ``n_fft / 2``
 on the left, as librosa, ``torch.stft(center=True)`` and AudioLDM's Tacotron STFT do), still ``k`` frames.
@@ -17,16 +17,30 @@ with ``clamp_normalized=True``.
 
 from __future__ import annotations
 
-import librosa
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
 from .config import AudioConfig
+from .dependencies import import_compiled
 from .models.vae import IMAGE_LAYOUTS
 
 LOG_CLAMP = 1e-5
+
+
+def slaney_mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> torch.Tensor:
+    """Slaney-scale, Slaney-normalised mel filter bank ``(n_mels, n_fft // 2 + 1)`` float32, as ``librosa.filters.mel``.
+
+    Computed by ``torchaudio.functional.melscale_fbanks`` (torchaudio is imported anyway; librosa's
+    filters would pull numba and scipy.signal into ``audiodiff generate``, ~0.3 s); equal to librosa's
+    within float32 rounding (tests/test_mel.py).  ``fmin``/``fmax`` in Hz.
+    """
+    torchaudio = import_compiled("torchaudio")
+    filters = torchaudio.functional.melscale_fbanks(
+        n_fft // 2 + 1, float(fmin), float(fmax), n_mels, sample_rate, norm="slaney", mel_scale="slaney"
+    )
+    return filters.T.contiguous().float()
 
 
 class MelSpectrogram(ModelMixin, ConfigMixin):
@@ -75,8 +89,7 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
             raise ValueError(f"fmax={fmax} Hz is above the Nyquist rate {sample_rate / 2} Hz; lower it.")
         if image_layout not in IMAGE_LAYOUTS:
             raise ValueError(f"image_layout must be one of {IMAGE_LAYOUTS}, got {image_layout!r}.")
-        filters = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-        self.register_buffer("mel_basis", torch.from_numpy(filters).float())
+        self.register_buffer("mel_basis", slaney_mel_basis(sample_rate, n_fft, n_mels, fmin, fmax))
         self.register_buffer("window", torch.hann_window(win_length))
 
     @classmethod

@@ -38,6 +38,18 @@ def test_matches_librosa(config):
     np.testing.assert_allclose(mel, expected, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("sample_rate, n_fft, n_mels, fmin, fmax",
+                         [(16000, 1024, 64, 0.0, 8000.0), (16000, 2048, 256, 0.0, 8000.0), (22050, 1024, 80, 30.0, 7600.0)])
+def test_mel_basis_equals_librosa_filters(sample_rate, n_fft, n_mels, fmin, fmax):
+    """The filter bank comes from torchaudio (cheaper to import) but must be librosa's Slaney bank."""
+    from audiodiff.mel import slaney_mel_basis
+
+    expected = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    basis = slaney_mel_basis(sample_rate, n_fft, n_mels, fmin, fmax).numpy()
+    assert basis.shape == expected.shape and basis.dtype == np.float32
+    np.testing.assert_allclose(basis, expected, atol=2e-6, rtol=1e-4)
+
+
 def test_batch_rows_are_independent():
     mel = MelSpectrogram()
     a, b = torch.from_numpy(tone(300.0, 0.5)), torch.from_numpy(tone(1200.0, 0.5))

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torchaudio
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
+from ..dependencies import import_compiled
 from ..mel import MelSpectrogram
+
+torchaudio = import_compiled("torchaudio")  # one line with the fix when it does not match torch
 
 
 class GriffinLimVocoder(ModelMixin, ConfigMixin):
