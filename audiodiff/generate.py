@@ -15,7 +15,8 @@ from .audio import write_wav
 from .devices import resolve_device, resolve_dtype
 from .errors import InvalidArgumentError, ModelNotFoundError
 from .fast import prepare_for_inference
-from .model_folder import default_model_path, read_model_index
+from .long_form import MAX_LONG_DURATION
+from .model_folder import default_model_path
 from .pipeline import AudioDiffusionPipeline
 from .schedulers import check_scheduler_name, swap_scheduler
 
@@ -77,11 +78,11 @@ def read_prompts_file(path: Path) -> list[str]:
 
 
 def check_job(job: GenerateJob) -> None:
-    """Check every argument of ``job`` before any model work (only the model's ``model_index.json`` is read).
+    """Check every argument of ``job`` before any model work.
 
     Raises:
         InvalidArgumentError: no prompt, a blank prompt, a duration that is not a finite number in
-            ``(0, max_duration]``, steps/clips per prompt/batch size below 1, a guidance scale that is not a
+            ``(0, MAX_LONG_DURATION]`` (300 s; beyond the model's ``max_duration`` in windows), steps/clips per prompt/batch size below 1, a guidance scale that is not a
             finite number >= 0, a seed outside ``[0, 2**64 - num_waveforms_per_prompt]``, or an unknown scheduler.
     """
     if not job.prompts:
@@ -89,9 +90,11 @@ def check_job(job: GenerateJob) -> None:
     for number, prompt in enumerate(job.prompts, start=1):
         if not isinstance(prompt, str) or not prompt.strip():
             raise InvalidArgumentError(f"Prompt {number} is empty; every prompt must describe a sound, e.g. 'rain'.")
-    max_duration = _max_duration(job.model)
-    if not _finite(job.duration) or not 0 < job.duration <= max_duration:
-        raise InvalidArgumentError(f"duration must be in (0, {max_duration:g}] seconds for this model, got {job.duration!r}.")
+    if not _finite(job.duration) or not 0 < job.duration <= MAX_LONG_DURATION:
+        raise InvalidArgumentError(
+            f"duration must be in (0, {MAX_LONG_DURATION:g}] seconds, got {job.duration!r} (clips longer than the "
+            "model's max_duration are made in overlapping windows)."
+        )
     for name, value in (("num_inference_steps", job.num_inference_steps), ("num_waveforms_per_prompt",
                         job.num_waveforms_per_prompt), ("batch_size", job.batch_size)):
         if value is not None and (not isinstance(value, int) or value < 1):
@@ -109,15 +112,6 @@ def check_job(job: GenerateJob) -> None:
 
 def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _max_duration(model: Path | None) -> float:
-    """The model's ``max_duration`` from its ``model_index.json`` (no weights loaded); inf when there is no folder
-    yet (loading reports that)."""
-    path = model if model is not None else default_model_path()
-    if not path.is_dir():
-        return math.inf
-    return float(read_model_index(path).get("max_duration") or math.inf)
 
 
 def load_pipeline(model: Path | None, device: str = "auto", dtype: str = "float32") -> AudioDiffusionPipeline:

@@ -24,7 +24,11 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from .editing.inputs import audio_per_clip, check_edit_arguments, clip_duration
+from .editing.regions import AudioMask, LatentGrid, check_mask, latent_mask, mel_keep_weights
+from .editing.start import blend_known, denoising_timesteps, edit_steps, start_latents
 from .errors import IncompatibleModelError, InvalidArgumentError
+from .long_form import MAX_LONG_DURATION, OVERLAP_FRACTION, Windows, blend_windows
 from .mel import MelSpectrogram
 from .model_folder import default_model_path, read_model_index
 from .models import text_encoder as text_encoders
@@ -194,16 +198,66 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         noise_uncond, noise_cond = output.chunk(2)
         return guided_noise(noise_uncond, noise_cond, guidance_scale)
 
-    def latents_to_audio(self, latents: torch.Tensor, num_samples: int) -> torch.Tensor:
+    def latents_to_audio(
+        self, latents: torch.Tensor, num_samples: int, known_mel: torch.Tensor | None = None,
+        keep: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Latents ``(batch, C, h, w)`` -> waveform ``(batch, num_samples)`` float32 in [-1, 1].
 
-        A clip whose peak exceeds 1 is scaled down to peak 1 as a whole rather than clipped (Griffin-Lim's
-        phase, unlike a trained vocoder's, can raise peaks above the source's).
+        Latents longer than one window (:meth:`windows`) are decoded window by window and blended
+        (:mod:`audiodiff.long_form`).  With ``known_mel`` (the input's normalised log-mel ``(batch, n_mels,
+        frames)``) and ``keep`` (``(n_mels, frames)`` weights in [0, 1],
+        :func:`~audiodiff.editing.regions.mel_keep_weights`) the decoded mel is ``keep * known_mel + (1 - keep) *
+        decoded`` (inpainting's overlay).  A clip whose peak exceeds 1 is scaled down to peak 1 as a whole rather
+        than clipped (Griffin-Lim's phase, unlike a trained vocoder's, can raise peaks above the source's).
         """
         frames = self.mel.num_frames(num_samples)
-        mel = self.mel.denormalize(vaes.decode_latents(self.vae, latents, frames, self.mel.config.image_layout))
+        layout = self.mel.config.image_layout
+        normalized = blend_windows(
+            lambda window: vaes.decode_latents(self.vae, window, None, layout), latents, self.windows(latents.shape[2]),
+            in_dim=2, out_dim=-1, out_scale=vaes.downsampling_factor(self.vae),
+        )
+        normalized = normalized[..., :frames]
+        if keep is not None:
+            normalized = torch.lerp(normalized, known_mel.to(normalized), keep.to(normalized))
+        mel = self.mel.denormalize(normalized)
         audio = self.vocoder(mel.to(self.vocoder.dtype))[:, :num_samples].float()
         return audio / audio.abs().amax(dim=1, keepdim=True).clamp(min=1.0)
+
+    def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
+        """Waveforms ``(batch, samples)`` at :attr:`sample_rate` -> the VAE's latents (posterior mode)
+        ``(batch, *latent_shape(samples / sample_rate))`` float32.
+
+        The audio is zero-padded to the latent length; long clips are encoded window by window and blended.
+        ``latents_to_audio(encode_audio(x), samples)`` is the VAE round trip of ``x``.
+        """
+        _, latent_frames, _ = self.latent_shape(audio.shape[1] / self.sample_rate)
+        factor = vaes.downsampling_factor(self.vae)
+        mel = self.normalized_mel(audio, latent_frames * factor)
+        layout = self.mel.config.image_layout
+        latents = blend_windows(
+            lambda window: vaes.encode_mel(self.vae, window, layout=layout), mel, self.windows(latent_frames),
+            in_dim=-1, out_dim=2, in_scale=factor,
+        )
+        return latents.to(SAMPLER_DTYPE)
+
+    def normalized_mel(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
+        """Waveforms ``(batch, samples)`` zero-padded or cut to ``frames`` hops -> the VAE's input, the normalised
+        log-mel ``(batch, n_mels, frames)``."""
+        padded = torch.nn.functional.pad(audio.float(), (0, frames * self.mel.config.hop_length - audio.shape[1]))
+        return self.mel.normalize(self.mel(padded.to(self.mel.mel_basis.device)))
+
+    def windows(self, latent_frames: int) -> Windows:
+        """The windows a latent of ``latent_frames`` frames is processed in: one per ``max_duration``, a quarter
+        shared with each neighbour; a single window when it fits in ``max_duration``."""
+        size = self.latent_shape(self.config.max_duration)[1]
+        return Windows.plan(latent_frames, size, round(size * OVERLAP_FRACTION))
+
+    def latent_grid(self) -> LatentGrid:
+        """How this model's latent cells map to seconds and Hz (for :class:`AudioMask`)."""
+        cfg = self.mel.config
+        return LatentGrid(cfg.sample_rate, cfg.hop_length, vaes.downsampling_factor(self.vae), cfg.n_mels, cfg.fmin,
+                          cfg.fmax, flipped_bands=cfg.image_layout == "mels_by_frames")
 
     # ------------------------------------------------------------------ generation
     @torch.inference_mode()
@@ -211,7 +265,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         self,
         prompt: str | list[str],
         negative_prompt: str | list[str] | None = None,
-        duration: float = 5.0,
+        duration: float | None = None,
         num_inference_steps: int = 25,
         guidance_scale: float = 3.0,
         num_waveforms_per_prompt: int = 1,
@@ -219,13 +273,25 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         latents: torch.Tensor | None = None,
         batch_size: int | None = None,
         output_type: str = "np",
+        audio: np.ndarray | torch.Tensor | None = None,
+        strength: float = 1.0,
+        mask: AudioMask | None = None,
     ) -> AudioDiffusionOutput:
-        """Generate audio for one or more prompts.
+        """Generate audio for one or more prompts, from noise or from input ``audio``.
+
+        Text-to-audio by default.  With ``audio`` (docs/editing.md): ``strength < 1`` edits it (SDEdit: the
+        input's latents noised to ``strength`` of the schedule, ``int(num_inference_steps * strength)`` steps);
+        ``mask`` regenerates only a time span and/or frequency band and keeps the rest (inpainting; the kept
+        latents re-imposed after every step); a ``duration`` longer than the input with
+        ``mask=AudioMask(start=input seconds)`` continues it; ``mask=AudioMask(fmin=cutoff)`` extends its
+        bandwidth.  Clips longer than ``max_duration`` are made in overlapping windows blended at every step
+        (MultiDiffusion; :mod:`audiodiff.long_form`).  One loop serves every mode (:meth:`_denoise`).
 
         Args:
             prompt: text or list of texts (non-empty strings).
             negative_prompt: what to steer away from; one string for all, or one per prompt.
-            duration: seconds per clip, in ``(0, max_duration]``.
+            duration: seconds per clip, in ``(0, MAX_LONG_DURATION]`` (300); default 5 s, or the input's length
+                with ``audio`` (at least that).
             num_inference_steps: sampler steps (>= 1).
             guidance_scale: classifier-free guidance weight; ``<= 1`` disables guidance.
             num_waveforms_per_prompt: clips per prompt.
@@ -235,6 +301,11 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             latents: starting noise ``(num_clips, C, h, w)`` (see :meth:`latent_shape`).
             batch_size: clips denoised together (default: all); long lists run in chunks.
             output_type: ``"np"`` (numpy) or ``"pt"`` (torch).
+            audio: input waveform at :attr:`sample_rate` Hz, ``(samples,)`` for every prompt or
+                ``(num_prompts, samples)``, float in [-1, 1] (:func:`audiodiff.editing.load_input_audio` reads files).
+            strength: in [0, 1]; how much of the schedule the input is noised to (1: pure noise, the input
+                ignored outside ``mask``'s complement; 0: no step, the input's VAE round trip).
+            mask: :class:`~audiodiff.editing.AudioMask`, the region to regenerate (needs ``audio``).
 
         Returns:
             :class:`AudioDiffusionOutput` with ``audios`` ``(num_clips, samples)``, clips ordered
@@ -243,20 +314,33 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         Raises:
             InvalidArgumentError: any argument out of range (the message names it and the fix).
         """
+        check_edit_arguments(audio, strength, mask)
+        num_prompts = len(prompt) if isinstance(prompt, (list, tuple)) and prompt else 1
+        inputs = None if audio is None else audio_per_clip(audio, num_prompts, num_waveforms_per_prompt)
+        duration = clip_duration(duration, None if inputs is None else inputs.shape[1], self.sample_rate)
         requests = expand_requests(
             prompt, negative_prompt, num_waveforms_per_prompt, generator, latents,
             expected_latent_shape=self.latent_shape(duration) if _positive(duration) else None,
         )
         self._check_call(duration, num_inference_steps, guidance_scale, batch_size, output_type)
+        if mask is not None:
+            check_mask(mask, duration, self.latent_grid())
         self._warn_long_prompts([r.prompt for r in requests] + [r.negative_prompt for r in requests])
         batch_size = batch_size or len(requests)
         num_samples = round(duration * self.sample_rate)
-        chunks = [requests[i : i + batch_size] for i in range(0, len(requests), batch_size)]
+        if inputs is not None:
+            inputs = torch.nn.functional.pad(inputs, (0, num_samples - inputs.shape[1]))
+        frames = self.mel.num_frames(num_samples)
+        keep = None if mask is None else mel_keep_weights(mask, self.latent_grid(), frames)
+        starts = range(0, len(requests), batch_size)
         audios = []
-        with self.progress_bar(total=len(chunks) * num_inference_steps) as progress:
-            for chunk in chunks:
-                chunk_latents = self._denoise(chunk, duration, num_inference_steps, guidance_scale, progress)
-                audios.append(self.latents_to_audio(chunk_latents, num_samples).cpu())
+        with self.progress_bar(total=len(starts) * edit_steps(num_inference_steps, strength)) as progress:
+            for i in starts:
+                chunk_audio = None if inputs is None else inputs[i : i + batch_size]
+                chunk_latents = self._denoise(requests[i : i + batch_size], duration, num_inference_steps,
+                                              guidance_scale, progress, chunk_audio, strength, mask)
+                overlay = {} if mask is None else {"keep": keep, "known_mel": self.normalized_mel(chunk_audio, frames)}
+                audios.append(self.latents_to_audio(chunk_latents, num_samples, **overlay).cpu())
         audio = torch.cat(audios)
         return AudioDiffusionOutput(audios=audio.numpy() if output_type == "np" else audio, sample_rate=self.sample_rate)
 
@@ -280,39 +364,53 @@ class AudioDiffusionPipeline(DiffusionPipeline):
                             self.tokenizer.decode(kept, skip_special_tokens=True))
 
     def _denoise(
-        self, chunk: list[GenerationRequest], duration: float, num_inference_steps: int, guidance_scale: float, progress: Any
+        self, chunk: list[GenerationRequest], duration: float, num_inference_steps: int, guidance_scale: float,
+        progress: Any, audio: torch.Tensor | None = None, strength: float = 1.0, mask: AudioMask | None = None,
     ) -> torch.Tensor:
+        """The one denoising loop: latents ``(len(chunk), *latent_shape(duration))`` for every mode.
+
+        ``audio`` ``(len(chunk), samples)`` (editing) sets the start (:func:`~audiodiff.editing.start.start_latents`)
+        and, with ``mask``, the cells re-imposed after each step (:func:`~audiodiff.editing.start.blend_known`).
+        """
         device = self._execution_device
         do_guidance = guidance_scale > 1.0
-        states, mask = self.encode_prompt(
+        states, text_mask = self.encode_prompt(
             [r.prompt for r in chunk], [r.negative_prompt for r in chunk] if do_guidance else None
         )
-        latents = self._initial_latents(chunk, duration, device)
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        noise = self._initial_noise(chunk, duration, device)
+        clean = None if audio is None else self.encode_audio(audio.to(device))
+        keep = None if mask is None else latent_mask(mask, self.latent_grid(), noise.shape[2]).to(device)
+        timesteps = denoising_timesteps(self.scheduler, num_inference_steps, strength, device)
+        latents = start_latents(self.scheduler, noise, clean, timesteps, strength)
         step_kwargs = {}
         if "generator" in inspect.signature(self.scheduler.step).parameters and chunk[0].generator is not None:
             step_kwargs["generator"] = [r.generator for r in chunk]
-        for t in self.scheduler.timesteps:
-            noise = self.predict_noise(latents, t, states, mask, guidance_scale)
-            latents = self.scheduler.step(noise, t, latents, **step_kwargs).prev_sample
+        windows = self.windows(latents.shape[2])
+        for i, t in enumerate(timesteps):
+            noise_pred = blend_windows(lambda window: self.predict_noise(window, t, states, text_mask, guidance_scale),
+                                       latents, windows, in_dim=2, out_dim=2)
+            latents = self.scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample
+            if keep is not None:
+                latents = blend_known(self.scheduler, latents, clean, noise, keep,
+                                      timesteps[i + 1] if i + 1 < len(timesteps) else None)
             progress.update()
         return latents
 
-    def _initial_latents(self, chunk: list[GenerationRequest], duration: float, device: torch.device) -> torch.Tensor:
+    def _initial_noise(self, chunk: list[GenerationRequest], duration: float, device: torch.device) -> torch.Tensor:
+        """Unit Gaussian ``(len(chunk), *latent_shape(duration))``: the requests' ``latents`` or drawn from their generators."""
         shape = self.latent_shape(duration)
         if all(r.latents is not None for r in chunk):
-            latents = torch.stack([r.latents for r in chunk]).to(device=device, dtype=SAMPLER_DTYPE)
-        else:
-            generators = [r.generator for r in chunk] if chunk[0].generator is not None else None
-            latents = randn_tensor((len(chunk), *shape), generator=generators, device=device, dtype=SAMPLER_DTYPE)
-        return latents * self.scheduler.init_noise_sigma
+            return torch.stack([r.latents for r in chunk]).to(device=device, dtype=SAMPLER_DTYPE)
+        generators = [r.generator for r in chunk] if chunk[0].generator is not None else None
+        return randn_tensor((len(chunk), *shape), generator=generators, device=device, dtype=SAMPLER_DTYPE)
 
     def _check_call(
         self, duration: float, num_inference_steps: int, guidance_scale: float, batch_size: int | None, output_type: str
     ) -> None:
-        if not _positive(duration) or duration > self.config.max_duration:
+        if not _positive(duration) or duration > MAX_LONG_DURATION:
             raise InvalidArgumentError(
-                f"duration must be in (0, {self.config.max_duration}] seconds for this model, got {duration!r}."
+                f"duration must be in (0, {MAX_LONG_DURATION:g}] seconds, got {duration!r} (clips longer than this "
+                f"model's max_duration of {self.config.max_duration:g} s are made in overlapping windows)."
             )
         if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
             raise InvalidArgumentError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}.")

@@ -121,7 +121,7 @@ BAD_INPUTS = {  # name: (prompts, options given after the valid base options, wo
     "empty prompt": ([""], [], ["prompt"]),
     "no prompt": ([], [], ["No prompt"]),
     "negative duration": (["rain"], ["--duration", "-1"], ["duration", "-1"]),
-    "too long": (["rain"], ["--duration", "11"], ["duration", "11"]),
+    "too long": (["rain"], ["--duration", "301"], ["duration", "301"]),
     "zero steps": (["rain"], ["--steps", "0"], ["num_inference_steps", "0"]),
     "unknown scheduler": (["rain"], ["--scheduler", "nope"], ["nope", "dpmsolver++"]),
     "wav for many clips": (["rain"], ["--num-waveforms", "2"], ["folder"]),

@@ -27,7 +27,7 @@ def no_model_work(monkeypatch):
 BAD_JOBS = {  # name: (GenerateJob overrides, words the message must hold)
     "nan duration": ({"duration": math.nan}, ["duration", "nan"]),
     "infinite duration": ({"duration": math.inf}, ["duration", "inf"]),
-    "duration over the model's limit": ({"duration": 10.5}, ["duration", "(0, 10]"]),
+    "duration over the long-clip limit": ({"duration": 300.5}, ["duration", "(0, 300]"]),
     "infinite guidance": ({"guidance_scale": -math.inf}, ["guidance_scale", "-inf"]),
     "negative seed": ({"seed": -1}, ["seed", "-1"]),
     "seed past 2**64": ({"seed": 2**64}, ["seed", str(2**64)]),

@@ -195,7 +195,7 @@ def test_unknown_scheduler(tiny_pipeline):
         ({"duration": 0}, "duration"),
         ({"duration": -1.0}, "duration"),
         ({"duration": float("nan")}, "duration"),
-        ({"duration": 10.5}, "duration"),
+        ({"duration": 300.5}, "duration"),  # beyond max_duration (10 s) clips are windowed, up to 300 s
         ({"num_inference_steps": 0}, "num_inference_steps"),
         ({"num_inference_steps": 2.5}, "num_inference_steps"),
         ({"generator": seeded(1, 2)}, "generators"),
