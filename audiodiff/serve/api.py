@@ -75,7 +75,8 @@ async def _json_body(http_request: Request, max_bytes: int) -> dict[str, object]
     try:
         values = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidArgumentError(f'The body is not JSON ({error}); send e.g. {{"prompt": "a dog barking"}}.') from error
+        example = '{"prompt": "a dog barking"}'
+        raise InvalidArgumentError(f"The body is not JSON ({error}); send e.g. {example}.") from error
     if not isinstance(values, dict):
         raise InvalidArgumentError(f"The body must be a JSON object of fields, got {type(values).__name__}.")
     return values

@@ -11,8 +11,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -45,14 +44,13 @@ class ClipEngine:
     Args:
         pipe: a pipeline ready for inference (see :func:`audiodiff.generate.load_pipeline`); its scheduler is the
             default one, replaced per request while that request runs.
-        model: the folder ``pipe`` was loaded from (its ``max_duration`` bounds requests), None for the default.
-        limits: the server's caps; ``limits.queue_size`` requests may wait while one runs.
+        limits: the server's caps; ``limits.queue_size`` requests may wait while one runs.  Its
+            ``max_duration`` is lowered to the model's (``self.limits`` holds the caps in force).
     """
 
-    def __init__(self, pipe: AudioDiffusionPipeline, model: Path | None, limits: ServeLimits):
+    def __init__(self, pipe: AudioDiffusionPipeline, limits: ServeLimits):
         self.pipe = pipe
-        self.model = model
-        self.limits = limits
+        self.limits = replace(limits, max_duration=min(limits.max_duration, float(pipe.config.max_duration)))
         self._default_scheduler = pipe.scheduler
         self._schedulers: dict[str, SchedulerMixin] = {}
         self._run_lock = threading.Lock()
@@ -65,8 +63,8 @@ class ClipEngine:
         return self.pipe.sample_rate
 
     def parse(self, values: Mapping[str, object]) -> ClipRequest:
-        """:func:`~audiodiff.serve.request.parse_request` with this server's limits and model."""
-        return parse_request(values, self.limits, self.model)
+        """:func:`~audiodiff.serve.request.parse_request` with this engine's limits."""
+        return parse_request(values, self.limits)
 
     def generate(self, request: ClipRequest) -> list[Clip]:
         """The ``request.num_clips`` clips of ``request``, clip ``k`` from seed ``request.seed + k``.
@@ -77,14 +75,14 @@ class ClipEngine:
         Raises:
             ServerBusyError: ``1 + limits.queue_size`` requests are already admitted.
         """
-        with self._admission():
-            with self._run_lock:
-                return self._run(request)
+        with self._admission(), self._run_lock:
+            return self._run(request)
 
     def log_mel(self, audio: np.ndarray) -> np.ndarray:
         """The model's log-mel ``(n_mels, frames)`` of a ``(samples,)`` clip (natural log of mel magnitudes)."""
         with torch.inference_mode():
-            mel = self.pipe.mel(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(self.pipe.mel.device))
+            waveform = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
+            mel = self.pipe.mel(waveform.to(self.pipe.mel.device))
         return mel[0].cpu().numpy()
 
     @contextmanager

@@ -6,7 +6,8 @@ import numpy as np
 
 # Control points of a dark-to-bright perceptual map (close to matplotlib's "magma"), low to high.
 COLOR_STOPS = np.array(
-    [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39], [252, 255, 164]],
+    [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39],
+     [252, 255, 164]],
     dtype=np.float32,
 )
 DYNAMIC_RANGE = 8.0  # natural-log units shown below the loudest bin (about 70 dB); quieter bins are black

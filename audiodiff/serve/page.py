@@ -64,8 +64,8 @@ def build_page(engine: ClipEngine) -> gr.Blocks:
                                elem_id="prompt"),
                     gr.Textbox(label="Negative prompt", placeholder="low quality, noise",
                                max_length=limits.max_prompt_chars, elem_id="negative-prompt"),
-                    gr.Number(label=f"Duration (s, at most {limits.max_duration:g})", value=defaults.duration,
-                              elem_id="duration"),
+                    gr.Number(label=f"Duration (s, at most {limits.max_duration:g})",
+                              value=min(defaults.duration, limits.max_duration), elem_id="duration"),
                     gr.Slider(1, limits.max_steps, value=defaults.num_inference_steps, step=1, label="Steps",
                               elem_id="steps"),
                     gr.Slider(0, 10, value=defaults.guidance_scale, step=0.1, label="Guidance scale",
@@ -82,12 +82,14 @@ def build_page(engine: ClipEngine) -> gr.Blocks:
                 for k in range(limits.max_clips):
                     with gr.Column(visible=False) as column:
                         audio = gr.Audio(label=f"Clip {k + 1}", type="numpy", format="wav", interactive=False,
-                                         buttons=["download"], elem_id=f"clip-{k}")
+                                         buttons=["download"], elem_id=f"clip-{k}",  # the browser's own player:
+                                         waveform_options=gr.WaveformOptions(show_recording_waveform=False))
                         image = gr.Image(label=f"Log-mel of clip {k + 1}", interactive=False, format="png",
-                                         elem_id=f"mel-{k}")
+                                         buttons=["download", "fullscreen"], elem_id=f"mel-{k}")
                     slots += [column, audio, image]
 
-        def run(*values: object, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[Any]:
+        # Gradio's idiom: a gr.Progress default makes it show the sampler's tqdm bar on the page.
+        def run(*values: object, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[Any]:  # noqa: B008
             message, clips = handle(engine, *values)
             return [message, *_slot_updates(engine, clips, limits.max_clips)]
 

@@ -1,9 +1,10 @@
 """One generation request of ``audiodiff serve``, validated the same way for the page and the HTTP API.
 
 A request is a flat mapping of JSON-like values (the API's body, or the page's widget values); it is checked
-against the server's :class:`ServeLimits` first (caps that protect a shared server) and then by
-:func:`audiodiff.generate.check_job` (what any generation accepts), so a value the CLI refuses is refused here
-with the same message.  Nothing in a request names a file: every field is text or a number.
+against the server's :class:`ServeLimits` first (caps that protect a shared server; the engine lowers
+``max_duration`` to the model's) and then by :func:`audiodiff.generate.check_job` (what any generation
+accepts), so a value the CLI refuses is refused here with the same message.  Nothing in a request names a
+file: every field is text or a number.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 from ..errors import InvalidArgumentError
 from ..generate import GenerateJob, check_job
@@ -64,11 +64,12 @@ class ClipRequest:
 FIELDS = tuple(f.name for f in fields(ClipRequest))
 
 
-def parse_request(values: Mapping[str, object], limits: ServeLimits, model: Path | None) -> ClipRequest:
-    """A :class:`ClipRequest` from JSON-like ``values`` (missing fields take their defaults).
+def parse_request(values: Mapping[str, object], limits: ServeLimits) -> ClipRequest:
+    """A :class:`ClipRequest` from JSON-like ``values`` (missing fields take their defaults; the duration's is
+    capped at ``limits.max_duration``).
 
     Integers may come as whole floats (``5.0``, what a number widget sends); a blank negative prompt or
-    scheduler means none.  ``model`` is the served pipeline folder, whose ``max_duration`` also applies.
+    scheduler means none.
 
     Raises:
         InvalidArgumentError: an unknown field, a value of the wrong type, a value above a server cap, or a value
@@ -76,13 +77,14 @@ def parse_request(values: Mapping[str, object], limits: ServeLimits, model: Path
     """
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
-        raise InvalidArgumentError(f"Unknown field(s) {', '.join(map(repr, unknown))}; the fields are {', '.join(FIELDS)}.")
+        names = ", ".join(map(repr, unknown))
+        raise InvalidArgumentError(f"Unknown field(s) {names}; the fields are {', '.join(FIELDS)}.")
     if "prompt" not in values:
         raise InvalidArgumentError("The field 'prompt' is required, e.g. {\"prompt\": \"a dog barking\"}.")
     request = ClipRequest(
         prompt=_text(values, "prompt", limits.max_prompt_chars),
         negative_prompt=_optional_text(values, "negative_prompt", limits.max_prompt_chars),
-        duration=_float(values, "duration", ClipRequest.duration),
+        duration=_float(values, "duration", min(ClipRequest.duration, limits.max_duration)),
         num_inference_steps=_int(values, "num_inference_steps", ClipRequest.num_inference_steps),
         guidance_scale=_float(values, "guidance_scale", ClipRequest.guidance_scale),
         seed=_int(values, "seed", ClipRequest.seed),
@@ -90,16 +92,16 @@ def parse_request(values: Mapping[str, object], limits: ServeLimits, model: Path
         scheduler=_optional_text(values, "scheduler", 64),
     )
     _check_caps(request, limits)
-    check_job(to_job(request, model))
+    check_job(to_job(request))
     return request
 
 
-def to_job(request: ClipRequest, model: Path | None) -> GenerateJob:
+def to_job(request: ClipRequest) -> GenerateJob:
     """The :class:`~audiodiff.generate.GenerateJob` that ``audiodiff generate`` would run for ``request``."""
     return GenerateJob(
         prompts=[request.prompt], duration=request.duration, num_inference_steps=request.num_inference_steps,
         guidance_scale=request.guidance_scale, negative_prompt=request.negative_prompt, seed=request.seed,
-        num_waveforms_per_prompt=request.num_clips, scheduler=request.scheduler, model=model,
+        num_waveforms_per_prompt=request.num_clips, scheduler=request.scheduler,
     )
 
 
@@ -109,7 +111,9 @@ def _check_caps(request: ClipRequest, limits: ServeLimits) -> None:
             f"duration must be at most {limits.max_duration:g} seconds on this server, got {request.duration!r}."
         )
     if request.num_clips > limits.max_clips:
-        raise InvalidArgumentError(f"num_clips must be at most {limits.max_clips} on this server, got {request.num_clips}.")
+        raise InvalidArgumentError(
+            f"num_clips must be at most {limits.max_clips} on this server, got {request.num_clips}."
+        )
     if request.num_inference_steps > limits.max_steps:
         raise InvalidArgumentError(
             f"num_inference_steps must be at most {limits.max_steps} on this server, got {request.num_inference_steps}."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
@@ -44,15 +44,12 @@ def is_loopback(host: str) -> bool:
 
 
 def build_engine(options: ServeOptions) -> ClipEngine:
-    """Load the pipeline (the slow part, once) and wrap it; ``max_duration`` becomes the lower of the server's
-    cap and the model's.
+    """Load the pipeline (the slow part, once) and wrap it.
 
     Raises:
         ModelNotFoundError, IncompatibleModelError, DeviceError: as :func:`audiodiff.generate.load_pipeline`.
     """
-    pipe = load_pipeline(options.model, options.device, options.dtype)
-    limits = replace(options.limits, max_duration=min(options.limits.max_duration, float(pipe.config.max_duration)))
-    return ClipEngine(pipe, options.model, limits)
+    return ClipEngine(load_pipeline(options.model, options.device, options.dtype), options.limits)
 
 
 def build_app(engine: ClipEngine) -> FastAPI:
