@@ -3,8 +3,8 @@ and regenerate the band above it, keeping the measured low band."""
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
+import torch
 
 from ..errors import InvalidArgumentError
 from .regions import AudioMask
@@ -22,12 +22,15 @@ def measure_cutoff(audio: np.ndarray, sample_rate: int, drop_db: float = CUTOFF_
     Raises:
         InvalidArgumentError: silent audio (no spectrum to measure).
     """
-    spectrum = np.abs(librosa.stft(np.asarray(audio, dtype=np.float32), n_fft=CUTOFF_N_FFT)) ** 2
-    power = spectrum.mean(axis=1)
-    if not power.max() > 0:
+    waveform = torch.as_tensor(np.asarray(audio, dtype=np.float32))
+    waveform = torch.nn.functional.pad(waveform, (0, max(CUTOFF_N_FFT - waveform.numel(), 0)))  # zeros: no new band
+    spectrum = torch.stft(waveform, CUTOFF_N_FFT, hop_length=CUTOFF_N_FFT // 4, window=torch.hann_window(CUTOFF_N_FFT),
+                          center=False, return_complex=True).abs().pow(2)  # no reflect padding: its kinks leak
+    power = spectrum.mean(dim=1)  # (n_fft // 2 + 1,) mean power per bin
+    if not float(power.max()) > 0:
         raise InvalidArgumentError("The input audio is silent; bandwidth extension needs a sound to extend.")
-    above = np.nonzero(power >= power.max() * 10 ** (-drop_db / 10))[0]
-    return float(librosa.fft_frequencies(sr=sample_rate, n_fft=CUTOFF_N_FFT)[above[-1]])
+    highest = int(torch.nonzero(power >= power.max() * 10 ** (-drop_db / 10))[-1])
+    return highest * sample_rate / CUTOFF_N_FFT
 
 
 def bandwidth_mask(cutoff: float, mel_fmax: float) -> AudioMask:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import librosa
 import torch
 
 from ..errors import InvalidArgumentError
@@ -60,9 +59,25 @@ class LatentGrid:
         return self.factor * self.hop_length / self.sample_rate
 
     def band_centres(self) -> torch.Tensor:
-        """Centre frequency in Hz of each mel band ``(n_mels,)`` (librosa's Slaney mel scale, as the filters)."""
-        edges = librosa.mel_frequencies(self.n_mels + 2, fmin=self.mel_fmin, fmax=self.mel_fmax)
-        return torch.from_numpy(edges[1:-1]).float()
+        """Centre frequency in Hz of each mel band ``(n_mels,)``: ``n_mels + 2`` points evenly spaced on the
+        Slaney mel scale from ``mel_fmin`` to ``mel_fmax``, without the two ends (the filters' peaks, as
+        ``librosa.mel_frequencies``)."""
+        points = torch.linspace(slaney_mel(self.mel_fmin), slaney_mel(self.mel_fmax), self.n_mels + 2, dtype=torch.float64)
+        return slaney_hz(points)[1:-1].float()
+
+
+SLANEY_HZ_PER_MEL = 200.0 / 3  # linear part, below 1 kHz (Slaney 1998, Auditory Toolbox; librosa's default scale)
+SLANEY_LOG_STEP = math.log(6.4) / 27.0  # log part: 27 mels per factor 6.4 above 1 kHz
+
+
+def slaney_mel(hz: float) -> float:
+    """Hz -> Slaney mel: ``hz / (200 / 3)`` below 1 kHz, ``15 + ln(hz / 1000) / (ln 6.4 / 27)`` above."""
+    return hz / SLANEY_HZ_PER_MEL if hz < 1000.0 else 15.0 + math.log(hz / 1000.0) / SLANEY_LOG_STEP
+
+
+def slaney_hz(mel: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`slaney_mel`, elementwise."""
+    return torch.where(mel < 15.0, mel * SLANEY_HZ_PER_MEL, 1000.0 * torch.exp(SLANEY_LOG_STEP * (mel - 15.0)))
 
 
 def check_mask(mask: AudioMask, duration: float, grid: LatentGrid) -> None:

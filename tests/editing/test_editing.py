@@ -311,3 +311,10 @@ def test_default_model_bandwidth_extension_keeps_the_low_band_and_fills_the_high
     assert l1(got[low], inp[low]) <= 1.1 * l1(rt[low], inp[low])
     # the input has nothing above the cut (log-mel at its floor); the output has sound there: > e^3 = 20x louder
     assert float(got[high].mean()) > float(inp[high].mean()) + 3.0
+
+
+def test_band_centres_are_librosas_mel_frequencies(tiny_pipeline):
+    librosa = pytest.importorskip("librosa")
+    grid = tiny_pipeline.latent_grid()
+    expected = librosa.mel_frequencies(grid.n_mels + 2, fmin=grid.mel_fmin, fmax=grid.mel_fmax)[1:-1]
+    np.testing.assert_allclose(grid.band_centres().numpy(), expected, rtol=1e-5)
