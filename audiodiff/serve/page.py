@@ -88,9 +88,13 @@ def build_page(engine: ClipEngine) -> gr.Blocks:
                                          buttons=["download", "fullscreen"], elem_id=f"mel-{k}")
                     slots += [column, audio, image]
 
-        # Gradio's idiom: a gr.Progress default makes it show the sampler's tqdm bar on the page.
-        def run(*values: object, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[Any]:  # noqa: B008
-            message, clips = handle(engine, *values)
+        # One named parameter per input (Gradio matches them by position), and Gradio's idiom for progress: a
+        # gr.Progress default makes it show the sampler's tqdm bar on the page.
+        def run(prompt: str, negative_prompt: str, duration: float, num_inference_steps: float, guidance_scale: float,
+                seed: float, num_clips: float, scheduler: str,
+                progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[Any]:  # noqa: B008
+            message, clips = handle(engine, prompt, negative_prompt, duration, num_inference_steps, guidance_scale,
+                                    seed, num_clips, scheduler)
             return [message, *_slot_updates(engine, clips, limits.max_clips)]
 
         button.click(run, inputs=inputs, outputs=[status, *slots], api_name="generate", concurrency_limit=1)
