@@ -26,14 +26,18 @@ def denoising_timesteps(
 ) -> torch.Tensor:
     """Set the scheduler for ``num_inference_steps`` and return the timesteps an edit of ``strength`` runs.
 
-    The first ``num_inference_steps - edit_steps(...)`` steps are skipped (times the scheduler's order); the
-    scheduler's begin index is set to match, so its ``add_noise`` and multistep state start there.
+    The first ``num_inference_steps - edit_steps(...)`` steps are skipped (times the scheduler's order; as
+    diffusers' img2img); the scheduler's begin index is set to match, so its ``add_noise`` and multistep state
+    start there.  No step (``strength < 1 / num_inference_steps``): no timestep.
     """
     scheduler.set_timesteps(num_inference_steps, device=device)
-    skipped = (num_inference_steps - edit_steps(num_inference_steps, strength)) * scheduler.order
+    steps = edit_steps(num_inference_steps, strength)
+    skipped = (num_inference_steps - steps) * scheduler.order
     if hasattr(scheduler, "set_begin_index"):
         scheduler.set_begin_index(skipped)
-    return scheduler.timesteps[skipped:]
+    # PNDM holds one timestep more than it has steps (its PLMS warm-up evaluates the first step twice), so the
+    # slice keeps one for strength -> 0; no step means no timestep.
+    return scheduler.timesteps[skipped:] if steps > 0 else scheduler.timesteps[:0]
 
 
 def start_latents(
