@@ -350,6 +350,61 @@ def _run_serve(args: argparse.Namespace) -> None:
                        limits=limits))
 
 
+# ---------------------------------------------------------------------- evaluate-vocoder
+@command("evaluate-vocoder")
+def _add_evaluate_vocoder(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate-vocoder", help="score vocoders and the VAE by copy synthesis of held-out clips (ViSQOL, PESQ, ...)",
+        description="Copy synthesis (real clip -> log-mel -> [VAE round trip] -> vocoder -> waveform) of held-out "
+                    "clips, scored against the recordings with ViSQOL (audio mode), wideband PESQ (speech), CREPE "
+                    "periodicity RMSE and V/UV F1 (speech and pitched clips), multi-resolution STFT and mel L1, plus "
+                    "DNSMOS of generated speech. Systems: the real clip (the ceiling), the model's vocoder, "
+                    "Griffin-Lim, each --vocoder, and each of them after the VAE. Writes vocoder_eval.json and "
+                    "vocoder_eval.md. Needs the eval extra: pip install -e \".[eval]\". See docs/evaluation.md.",
+    )
+    p.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the default model)")
+    p.add_argument("--data", type=Path, required=True, help="audiofolder or JSONL manifest (docs/data.md)")
+    p.add_argument("--output-dir", type=Path, required=True, help="where vocoder_eval.json/.md are written")
+    p.add_argument("--vocoder", action="append", default=[], metavar="NAME=MODEL_DIR",
+                   help="also score the vocoder of this pipeline folder under NAME (repeatable), e.g. a vocoder "
+                        "training run's model/")
+    p.add_argument("--split", choices=("validation", "all"), default="validation",
+                   help="the dataset's held-out clips (as training splits them), or every clip of a held-out folder")
+    p.add_argument("--max-clips", type=int, default=40, help="clips scored, at most (default: 40)")
+    p.add_argument("--max-seconds", type=float, default=6.0, help="each clip cut to this length (default: 6)")
+    p.add_argument("--crepe-model", choices=("tiny", "full"), default="tiny",
+                   help="CREPE size for the pitch measures: full is the papers', ~20x slower on a CPU (default: tiny)")
+    p.add_argument("--seeds", type=int, default=2,
+                   help="generations per speech prompt for DNSMOS; 0 leaves DNSMOS out (default: 2)")
+    p.set_defaults(run=_run_evaluate_vocoder)
+
+
+def _run_evaluate_vocoder(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from .errors import InvalidArgumentError
+    from .evaluation.copy_synthesis import load_vocoder
+    from .evaluation.measures import PitchSettings
+    from .evaluation.vocoder_report import VocoderEvalConfig, evaluate_vocoders
+    from .generate import load_pipeline
+
+    extra = {}
+    for item in args.vocoder:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise InvalidArgumentError(f"--vocoder takes NAME=MODEL_DIR, got {item!r}.")
+        extra[name] = load_vocoder(folder)
+    if args.max_clips < 1 or not args.max_seconds > 0 or args.seeds < 0:
+        raise InvalidArgumentError("--max-clips must be >= 1, --max-seconds > 0 and --seeds >= 0.")
+    config = replace(VocoderEvalConfig(), split=args.split, max_clips=args.max_clips, max_seconds=args.max_seconds,
+                     pitch=PitchSettings(model=args.crepe_model), seeds=args.seeds)
+    pipe = load_pipeline(args.model, device="cpu", dtype="float32")
+    pipe.set_progress_bar_config(disable=True)
+    evaluate_vocoders(pipe, args.data, args.output_dir, config, extra)
+    print((args.output_dir / "vocoder_eval.md").read_text(), end="")
+    print(args.output_dir / "vocoder_eval.json")
+
+
 # ---------------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     """The ``audiodiff`` argument parser with every registered sub-command."""
