@@ -1,8 +1,9 @@
 """The warm model behind ``audiodiff serve``: one pipeline, one request at a time, a bounded wait list.
 
-The page and the HTTP API both call :meth:`ClipEngine.generate`, so they give the same audio for the same
-request, and share one bound: at most ``1 + queue_size`` requests are admitted (one running, the rest waiting
-their turn); one more is refused at once with :class:`ServerBusyError` instead of waiting.
+The page and the HTTP API both call :meth:`ClipEngine.generate` (the page's "Edit audio" tab
+:meth:`ClipEngine.edit`), so they give the same audio for the same request, and share one bound: at most
+``1 + queue_size`` requests are admitted (one running, the rest waiting their turn); one more is refused at
+once with :class:`ServerBusyError` instead of waiting.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from ..errors import AudiodiffError
 from ..pipeline import AudioDiffusionPipeline
 from ..schedulers import swap_scheduler
+from .edit_request import EditPlan, plan_edit, upload_to_waveform
 from .request import ClipRequest, ServeLimits, parse_request
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,30 @@ class ClipEngine:
         """
         with self._admission(), self._run_lock:
             return self._run(request)
+
+    def plan_edit(self, values: Mapping[str, object], upload: tuple[int, np.ndarray] | None) -> EditPlan:
+        """:func:`~audiodiff.serve.edit_request.plan_edit` of an uploaded clip with this engine's model and limits."""
+        audio = upload_to_waveform(upload, self.sample_rate)
+        return plan_edit(values, audio, self.pipe.latent_grid(), self.limits)
+
+    def edit(self, plan: EditPlan) -> Clip:
+        """The edited clip of ``plan`` (one clip, seed ``plan.job.seed``), as ``audiodiff edit`` / ``inpaint`` /
+        ``extend`` / ``bandwidth-extend`` makes it.
+
+        Raises:
+            ServerBusyError: as :meth:`generate`, with which edits share the queue.
+        """
+        job = plan.job
+        with self._admission(), self._run_lock:
+            self.pipe.scheduler = self._scheduler(job.scheduler)
+            log.info("%s of a %.1f s clip for %r", job.mode, plan.audio.size / self.sample_rate, job.prompt)
+            result = self.pipe(
+                job.prompt, audio=plan.audio, duration=plan.duration, strength=plan.strength, mask=plan.mask,
+                num_inference_steps=job.num_inference_steps, guidance_scale=job.guidance_scale,
+                negative_prompt=job.negative_prompt,
+                generator=torch.Generator(device=self.pipe.device).manual_seed(job.seed),
+            )
+        return Clip(result.audios[0], result.sample_rate, job.seed)
 
     def log_mel(self, audio: np.ndarray) -> np.ndarray:
         """The model's log-mel ``(n_mels, frames)`` of a ``(samples,)`` clip (natural log of mel magnitudes)."""
