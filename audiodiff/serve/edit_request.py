@@ -60,7 +60,8 @@ def upload_to_waveform(upload: tuple[int, np.ndarray] | None, sample_rate: int) 
 
 def plan_edit(values: Mapping[str, object], audio: np.ndarray, grid: LatentGrid, limits: ServeLimits) -> EditPlan:
     """Check an edit before any model work: ``values`` holds the generation fields of
-    :func:`~audiodiff.serve.request.parse_request` (``num_clips`` excepted) plus :data:`EDIT_FIELDS`;
+    :func:`~audiodiff.serve.request.parse_request` (``num_clips`` excepted) plus :data:`EDIT_FIELDS` (``start``,
+    ``end``, ``fmin``, ``fmax`` and ``cutoff`` may be numbers, None or text, blank text meaning none);
     ``audio`` is the input from :func:`upload_to_waveform`.
 
     Raises:
@@ -98,7 +99,15 @@ def _number(values: Mapping[str, object], name: str, default: float) -> float:
 
 
 def _optional_number(values: Mapping[str, object], name: str) -> float | None:
+    """A number, or None for a missing value or blank text; other text must read as a number."""
     value = values.get(name)
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = float(value)
+        except ValueError:
+            raise InvalidArgumentError(f"{name} must be a number or left blank, got {value!r}.") from None
     return None if value is None else _checked(name, value)
 
 

@@ -117,10 +117,11 @@ def _edit_tab(engine: ClipEngine) -> None:
             strength = gr.Slider(0, 1, value=0.6, step=0.05, label="Strength (edit, inpaint): 0 keeps the input",
                                  elem_id="edit-strength")
             with gr.Row():
-                start = gr.Number(label="Inpaint from (s)", value=None, elem_id="edit-start")
-                end = gr.Number(label="to (s)", value=None, elem_id="edit-end")
-                fmin = gr.Number(label="Inpaint from (Hz)", value=None, elem_id="edit-fmin")
-                fmax = gr.Number(label="to (Hz)", value=None, elem_id="edit-fmax")
+                # Text, not gr.Number: a blank box must mean "none" (a Number shows and sends 0).
+                start = gr.Textbox(label="Inpaint from (s)", placeholder="the start", elem_id="edit-start")
+                end = gr.Textbox(label="to (s)", placeholder="the end", elem_id="edit-end")
+                fmin = gr.Textbox(label="Inpaint from (Hz)", placeholder="the lowest band", elem_id="edit-fmin")
+                fmax = gr.Textbox(label="to (Hz)", placeholder="the highest band", elem_id="edit-fmax")
             seconds = gr.Number(label="Seconds to add (extend)", value=2.0, elem_id="edit-seconds")
             sampling = _sampling_widgets(limits.max_steps, "edit-")
             button = gr.Button("Edit", variant="primary", elem_id="edit-run")
@@ -130,7 +131,7 @@ def _edit_tab(engine: ClipEngine) -> None:
     mode.change(lambda chosen: 0.6 if chosen == "edit" else 1.0, inputs=mode, outputs=strength)  # as the CLI
 
     def run(upload: tuple[int, np.ndarray] | None, mode: str, prompt: str, negative_prompt: str, strength: float,
-            start: float | None, end: float | None, fmin: float | None, fmax: float | None, seconds: float,
+            start: str, end: str, fmin: str, fmax: str, seconds: float,
             num_inference_steps: float, guidance_scale: float, seed: float, scheduler: str,
             progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[Any]:  # noqa: B008
         message, clips = handle_edit(engine, upload, mode, prompt, negative_prompt, strength, start, end, fmin, fmax,

@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,3 +58,24 @@ def _save_screenshot(page, tmp_path: Path, name: str) -> None:
     page.screenshot(path=str(tmp_path / name), full_page=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(tmp_path / name, ARTIFACTS / name)
+
+
+def test_extend_in_the_edit_tab(server, page, tmp_path):
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "one_second.wav", 0.4 * np.sin(2 * np.pi * 440 * t), 16000, subtype="PCM_16")
+    page.goto(server.url, wait_until="networkidle")
+    page.get_by_role("tab", name="Edit audio").click()
+    page.locator("#edit-input input[type=file]").set_input_files(str(tmp_path / "one_second.wav"))
+    page.locator("#edit-mode").get_by_label("extend", exact=True).check()
+    page.locator("#edit-prompt textarea").fill("a dog barking")
+    page.locator("#edit-seconds input").fill("0.5")
+    page.locator("#edit-steps input[type=number]").fill("3")
+    page.locator("#edit-steps input[type=number]").press("Enter")
+    page.locator("#edit-run").click()
+
+    page.wait_for_function("() => document.querySelector('#edit-status textarea').value !== ''")
+    assert page.locator("#edit-status textarea").input_value() == "extend: 1.5 s (seed 0)."
+    source = page.wait_for_function(AUDIO_SOURCE.replace("#clip-0", "#edit-clip")).json_value()
+    samples, sample_rate = sf.read(io.BytesIO(bytes(page.evaluate(FETCH_BYTES, source))), dtype="int16")
+    assert (sample_rate, samples.shape) == (16000, (24000,))  # the 1 s input and 0.5 s more
+    _save_screenshot(page, tmp_path, "serve_page_edit.png")

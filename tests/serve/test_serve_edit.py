@@ -33,9 +33,9 @@ def test_upload_becomes_mono_float_at_the_model_rate():
             upload_to_waveform(upload, SAMPLE_RATE)
 
 
-def edit_inputs(mode="edit", prompt="a cat meowing", strength=0.5, start=None, end=None, seconds=2.0, seed=3):
-    """Widget values in EDIT_INPUT_NAMES order, 3 steps."""
-    return (mode, prompt, "", strength, start, end, None, None, seconds, 3, 3.0, seed, "model default")
+def edit_inputs(mode="edit", prompt="a cat meowing", strength=0.5, start="", end="", fmin="", seconds=2.0, seed=3):
+    """Widget values in EDIT_INPUT_NAMES order (the region boxes are text; blank means none), 3 steps."""
+    return (mode, prompt, "", strength, start, end, fmin, "", seconds, 3, 3.0, seed, "model default")
 
 
 def test_edit_gives_the_cli_audio(engine, tiny_pipeline_dir, tmp_path):
@@ -59,7 +59,9 @@ def test_extend_and_inpaint(engine):
     upload = (SAMPLE_RATE, tone_pcm16(1.0))
     message, clips = handle_edit(engine, upload, *edit_inputs(mode="extend", seconds=1.5))
     assert clips and clips[0].audio.shape == (40000,), message
-    message, clips = handle_edit(engine, upload, *edit_inputs(mode="inpaint", strength=1.0, start=0.25, end=0.75))
+    message, clips = handle_edit(engine, upload, *edit_inputs(mode="inpaint", strength=1.0, start="0.25", end=" 0.75"))
+    assert clips and clips[0].audio.shape == (16000,), message
+    message, clips = handle_edit(engine, upload, *edit_inputs(mode="inpaint", strength=1.0, fmin="4000"))
     assert clips and clips[0].audio.shape == (16000,), message
 
 
@@ -68,7 +70,8 @@ def test_extend_and_inpaint(engine):
     (1.0, edit_inputs(mode="remix"), "mode must be one of"),
     (1.0, edit_inputs(strength=1.5), "strength"),
     (1.0, edit_inputs(prompt=""), "empty"),
-    (1.0, edit_inputs(mode="inpaint", start=0.8, end=0.2), "time range 0.8..0.2"),
+    (1.0, edit_inputs(mode="inpaint", start="0.8", end="0.2"), "time range 0.8..0.2"),
+    (1.0, edit_inputs(mode="inpaint", start="soon"), "start must be a number or left blank"),
     (3.0, edit_inputs(mode="extend", seconds=2.0), "at most 4 s"),
     (5.0, edit_inputs(), "at most 4 s"),
 ])
