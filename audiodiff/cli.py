@@ -339,6 +339,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> None:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # Gradio sends no usage reports (read at import)
     try:
         from .serve.server import ServeOptions, serve
     except ImportError as error:
