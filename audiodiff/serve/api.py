@@ -22,7 +22,6 @@ from ..audio import encode_wav
 from ..errors import InvalidArgumentError
 from ..schedulers import SCHEDULERS
 from .engine import Clip, ClipEngine, ServerBusyError
-from .request import ClipRequest
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +38,10 @@ def api_router(engine: ClipEngine) -> APIRouter:
 
     @router.get("/limits")
     def limits() -> dict[str, object]:
-        return {"limits": asdict(engine.limits), "defaults": asdict(ClipRequest(prompt="")),
-                "schedulers": list(SCHEDULERS), "sample_rate": engine.sample_rate}
+        defaults = asdict(engine.parse({"prompt": "-"}))  # what a request that gives only a prompt gets
+        del defaults["prompt"]
+        return {"limits": asdict(engine.limits), "defaults": defaults, "schedulers": list(SCHEDULERS),
+                "sample_rate": engine.sample_rate}
 
     @router.post("/generate")
     async def generate(http_request: Request) -> Response:

@@ -112,6 +112,7 @@ def test_limits_endpoint(client):
     body = client.get("/api/limits").json()
     assert body["limits"]["max_duration"] == 4.0 and body["limits"]["max_clips"] == 3
     assert body["defaults"]["num_inference_steps"] == 25 and "ddim" in body["schedulers"]
+    assert body["defaults"]["duration"] == 4.0 and "prompt" not in body["defaults"]  # 5 s capped
     assert body["sample_rate"] == 16000
 
 
