@@ -208,8 +208,10 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         (:mod:`audiodiff.long_form`).  With ``known_mel`` (the input's normalised log-mel ``(batch, n_mels,
         frames)``) and ``keep`` (``(n_mels, frames)`` weights in [0, 1],
         :func:`~audiodiff.editing.regions.mel_keep_weights`) the decoded mel is ``keep * known_mel + (1 - keep) *
-        decoded`` (inpainting's overlay).  A clip whose peak exceeds 1 is scaled down to peak 1 as a whole rather
-        than clipped (Griffin-Lim's phase, unlike a trained vocoder's, can raise peaks above the source's).
+        decoded`` (inpainting's overlay), and a clip that would peak above 1 has first its generated part
+        (``1 - keep``) lowered by that peak and is vocoded again.  A clip whose peak still exceeds 1 is scaled down
+        to peak 1 as a whole rather than clipped (Griffin-Lim's phase, unlike a trained vocoder's, can raise peaks
+        above the source's).
         """
         frames = self.mel.num_frames(num_samples)
         layout = self.mel.config.image_layout
@@ -222,6 +224,11 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             normalized = torch.lerp(normalized, known_mel.to(normalized), keep.to(normalized))
         mel = self.mel.denormalize(normalized)
         audio = self.vocoder(mel.to(self.vocoder.dtype))[:, :num_samples].float()
+        if keep is not None:  # too loud: lower only the generated part (log-mel - log peak), so the kept part keeps its level
+            excess = audio.abs().amax(dim=1).clamp(min=1.0).log()
+            if bool((excess > 0).any()):
+                mel = mel - (1.0 - keep.to(mel)) * excess[:, None, None].to(mel)
+                audio = self.vocoder(mel.to(self.vocoder.dtype))[:, :num_samples].float()
         return audio / audio.abs().amax(dim=1, keepdim=True).clamp(min=1.0)
 
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:

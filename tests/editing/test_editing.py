@@ -318,3 +318,16 @@ def test_band_centres_are_librosas_mel_frequencies(tiny_pipeline):
     grid = tiny_pipeline.latent_grid()
     expected = librosa.mel_frequencies(grid.n_mels + 2, fmin=grid.mel_fmin, fmax=grid.mel_fmax)[1:-1]
     np.testing.assert_allclose(grid.band_centres().numpy(), expected, rtol=1e-5)
+
+
+def test_default_model_inpainting_a_loud_sound_into_full_scale_audio_keeps_the_rest_level(default_pipeline):
+    """The model's own full-scale clip (peak 1) with a louder sound generated inside: only the new part is
+    lowered to fit, the kept part keeps its level (scaling the whole clip would shift it by log(peak))."""
+    pipe = default_pipeline
+    dog = pipe("a dog barking", duration=5.0, generator=seeded(0)).audios[0]
+    assert np.abs(dog).max() > 0.99
+    out = pipe("a door slamming", audio=dog, mask=AudioMask(start=1.5, end=2.5), generator=seeded(0)).audios[0]
+    inp, rt, got = mels(pipe, dog, out)
+    kept = np.r_[0:140, 260:500]
+    assert abs(float((got[:, kept] - inp[:, kept]).mean())) < 0.1  # no level shift
+    assert l1(got[:, kept], inp[:, kept]) <= 1.1 * l1(rt[:, kept], inp[:, kept])
