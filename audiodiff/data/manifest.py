@@ -77,6 +77,15 @@ def read_dataset(path: str | Path) -> list[Clip]:
         InvalidArgumentError: ``path`` is neither layout, a row is malformed (bad JSON, unknown
             ``split``), or no row is usable; the message names the file and the expected layout.
     """
+    return read_clips(path)[0]
+
+
+def read_clips(path: str | Path) -> tuple[list[Clip], list[Skipped]]:
+    """:func:`read_dataset`, also returning the rows it skipped (each with its reason).
+
+    Raises:
+        InvalidArgumentError: as :func:`read_dataset`.
+    """
     path = Path(path)
     metadata = find_metadata(path)
     rows = read_rows(metadata)
@@ -100,7 +109,7 @@ def read_dataset(path: str | Path) -> list[Clip]:
     if not clips:
         detail = f": {describe_skipped(skipped)}" if skipped else " (it has no rows)"
         raise InvalidArgumentError(f"No usable clip in {metadata}{detail}. {EXPECTED_LAYOUT}")
-    return clips
+    return clips, skipped
 
 
 def find_metadata(path: Path) -> Path:
