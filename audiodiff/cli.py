@@ -293,19 +293,33 @@ def _add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, required=True, help="trained pipeline folder to start from")
     p.add_argument("--config", type=Path, default=None, help="training YAML (default: configs/train/finetune.yaml)")
     p.add_argument("--lora", type=int, default=None, metavar="RANK", help="train LoRA adapters of this rank")
+    p.add_argument("--preview", nargs="+", default=(), metavar="PROMPT",
+                   help="prompts generated every eval_every steps (OUTPUT_DIR/samples, TensorBoard) and compared "
+                        "base vs tuned in OUTPUT_DIR/report.md (default: the dataset's most common caption)")
+    p.add_argument("--no-report", action="store_true", help="skip the base/tuned comparison at the end")
     _add_training_options(p)
     p.set_defaults(run=_run_finetune)
 
 
 def _run_finetune(args: argparse.Namespace) -> None:
-    from .training.run import TrainJob, run_job
+    from .errors import InvalidArgumentError
+    from .training.finetune import FinetuneJob, run_finetune
 
-    config = args.config or _shipped_config("train", "finetune.yaml")
-    print(run_job(TrainJob(stage="diffusion", config=config, output_dir=args.output_dir, data=args.data,
-                           model=args.model, cache=args.cache, resume=args.resume, lora_rank=args.lora,
-                           max_shard_size=args.max_shard_size, max_steps=args.max_steps,
-                           validation_list=args.validation_list, threads=args.threads,
-                           init_from=args.init_from)))
+    if args.data is None or args.validation_list is not None:
+        raise InvalidArgumentError("finetune needs --data DIR (it checks and caches the clips) and trains on every "
+                                   "usable clip (no --validation-list; the report shows what was learned).")
+    result = run_finetune(FinetuneJob(
+        model=args.model, data=args.data, output_dir=args.output_dir,
+        config=args.config or _shipped_config("train", "finetune.yaml"), lora_rank=args.lora,
+        previews=tuple(args.preview), cache=args.cache, resume=args.resume, max_steps=args.max_steps,
+        max_shard_size=args.max_shard_size, threads=args.threads, init_from=args.init_from,
+        report=not args.no_report,
+    ))
+    print(result.summary.describe())
+    if result.report is not None:
+        print(result.report.describe())
+        print(args.output_dir / "report.md")
+    print(result.model_dir)
 
 
 def _shipped_config(kind: str, name: str) -> Path:

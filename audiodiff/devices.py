@@ -63,3 +63,23 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name not in DTYPES:
         raise DeviceError(f"Unknown dtype {name!r}; use auto, float32 (fp32) or bfloat16 (bf16).")
     return DTYPES[name]
+
+
+MIXED_PRECISIONS = ("auto", "no", "fp16", "bf16")
+
+
+def resolve_mixed_precision(name: str) -> str:
+    """Training's autocast setting (accelerate's ``mixed_precision``): ``"auto"`` -> ``"bf16"`` on a CPU with bf16
+    units (:func:`cpu_has_bf16_units`; the same test as ``--dtype auto`` for generation) or a GPU that supports
+    bf16, ``"no"`` (float32) elsewhere; ``"no"``, ``"fp16"`` and ``"bf16"`` are kept.
+
+    Raises:
+        DeviceError: an unknown name.
+    """
+    if name not in MIXED_PRECISIONS:
+        raise DeviceError(f"Unknown mixed_precision {name!r}; use auto, no, fp16 or bf16.")
+    if name != "auto":
+        return name
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "no"
+    return "bf16" if cpu_has_bf16_units() else "no"

@@ -45,11 +45,30 @@ class DiffusionTrainConfig:
 
 
 @dataclass(frozen=True)
+class FinetuneTrainConfig:
+    """``audiodiff finetune`` only (:mod:`audiodiff.training.finetune`).
+
+    ``epochs``: passes over the cached crops when ``--max-steps`` is not given: ``max_steps =
+    ceil(epochs * crops / batch_size)``, at least ``min_steps`` and at most ``max_steps_cap``.  Crops follow the clip
+    lengths (:mod:`audiodiff.data.crops`), between ``min_crop_seconds`` and ``segment_seconds``.  With ``--lora``
+    the learning rate is ``lora_learning_rate``.  The report checks that ``unrelated_prompts`` moved little.
+    """
+
+    epochs: float = 40.0
+    min_steps: int = 50
+    max_steps_cap: int = 3000
+    min_crop_seconds: float = 1.0
+    lora_learning_rate: float = 1e-3
+    unrelated_prompts: tuple[str, ...] = ("a dog barking", "rain falling", "a man speaking")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run needs besides the data and the model.
 
     Steps count optimizer updates.  ``segment_seconds`` is the crop length of
-    training clips; ``mixed_precision`` is ``"no"``, ``"fp16"`` or ``"bf16"`` (accelerate).
+    training clips; ``mixed_precision`` is ``"no"``, ``"fp16"`` or ``"bf16"`` (accelerate), or ``"auto"``: bf16 where
+    the CPU has bf16 units or the GPU supports it, else no (:func:`audiodiff.devices.resolve_mixed_precision`).
     """
 
     max_steps: int = 10000
@@ -76,3 +95,4 @@ class TrainConfig:
     vae: VAETrainConfig = field(default_factory=VAETrainConfig)
     vocoder: VocoderTrainConfig = field(default_factory=VocoderTrainConfig)
     diffusion: DiffusionTrainConfig = field(default_factory=DiffusionTrainConfig)
+    finetune: FinetuneTrainConfig = field(default_factory=FinetuneTrainConfig)

@@ -21,7 +21,6 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from torch import nn
 
-from ..audio import write_wav
 from ..models import vae as vaes
 from ..models.text_encoder import encode_text
 from ..models.unet import downsampling_factor, text_inputs
@@ -30,6 +29,7 @@ from .checkpoint import flatten_state, unflatten_state
 from .common import export_pipeline, frame_mask, step_generator
 from .config import TrainConfig
 from .diffusion_math import masked_mse, min_snr_weights, q_sample, snr, training_target
+from .preview import generate_previews, tensorboard_writer
 from .stage import TrainingStage
 
 log = logging.getLogger(__name__)
@@ -206,20 +206,17 @@ class DiffusionStage(TrainingStage):
     def evaluate(self, step: int, output_dir: Path) -> dict[str, float]:
         metrics = self.validation_loss_by_bucket()
         if self.pipeline.text_encoder is not None and self.settings.sample_prompts:
-            self.write_samples(output_dir)
+            self.write_samples(output_dir, step)
         return metrics
 
     @torch.no_grad()
-    def write_samples(self, output_dir: Path) -> None:
-        """Generate one clip per fixed prompt (seed 0, EMA weights) into ``output_dir``."""
+    def write_samples(self, output_dir: Path, step: int = 0) -> None:
+        """Generate one clip per fixed prompt (seed 0, EMA weights) into ``output_dir`` as WAV and log-mel PNG,
+        and to TensorBoard (:func:`~audiodiff.training.preview.generate_previews`)."""
         with self.ema_weights():
             pipe = self.export_pipeline_object()
-            pipe.set_progress_bar_config(disable=True)
-            generators = [torch.Generator().manual_seed(0) for _ in self.settings.sample_prompts]
-            out = pipe(list(self.settings.sample_prompts), duration=self.settings.sample_duration,
-                       num_inference_steps=self.settings.sample_steps, generator=generators)
-        for prompt, audio in zip(self.settings.sample_prompts, out.audios):
-            write_wav(output_dir / f"{prompt.replace(' ', '_')[:40]}.wav", audio, out.sample_rate)
+            generate_previews(pipe, self.settings.sample_prompts, output_dir, self.settings.sample_duration,
+                              self.settings.sample_steps, writer=tensorboard_writer(self.accelerator), step=step)
         self.unet.train()
 
     def ema_weights(self) -> "_SwapWeights":

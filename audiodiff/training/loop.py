@@ -23,11 +23,13 @@ from typing import Any, Callable
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..config import save_config
+from ..devices import resolve_mixed_precision
 from ..errors import TrainingError
 from .checkpoint import latest_checkpoint, latest_intact_checkpoint, load_checkpoint, publish_folder, save_checkpoint
 from .config import TrainConfig
@@ -43,8 +45,14 @@ def make_accelerator(config: TrainConfig, output_dir: Path) -> Accelerator:
     has_tensorboard = importlib.util.find_spec("tensorboard") is not None
     if not has_tensorboard:
         log.warning("tensorboard is not installed; training logs go to the console only (pip install tensorboard).")
+    mixed_precision = resolve_mixed_precision(config.mixed_precision)
+    state = AcceleratorState._shared_state
+    if state.get("_mixed_precision") not in (None, mixed_precision):
+        # an earlier run in this process (tests, a notebook) set another precision; accelerate's state is a
+        # process-wide singleton that refuses a change, so it is cleared (the device part is kept)
+        AcceleratorState._reset_state()
     return Accelerator(
-        mixed_precision=config.mixed_precision,
+        mixed_precision=mixed_precision,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         log_with="tensorboard" if has_tensorboard else None,
         project_dir=str(output_dir),
@@ -96,7 +104,8 @@ def run_training(
 
     progress = tqdm(total=config.max_steps, initial=step, desc=f"train {stage.name}", disable=not accelerator.is_main_process)
     stop = _StopRequest()
-    last_checkpoint_time = time.monotonic()
+    last_checkpoint_time = started = time.monotonic()
+    first_step = step
     while step < config.max_steps and not stop.requested:
         _set_epoch(train_dataset, loader, epoch)
         batches = accelerator.skip_first_batches(loader, batch_in_epoch) if batch_in_epoch else loader
@@ -108,6 +117,8 @@ def run_training(
             step += 1
             _check_finite(losses, step, output_dir)
             progress.update()
+            if step == first_step + 1 and accelerator.is_main_process:
+                log_estimate(time.monotonic() - started, config.max_steps - first_step, config.eval_every)
             if step % config.log_every == 0 or step == config.max_steps:
                 _log(accelerator, progress, losses, stage, step)
             if _checkpoint_due(config, step, last_checkpoint_time, stop.requested, accelerator.num_processes):
@@ -131,6 +142,26 @@ def run_training(
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return model_dir
+
+
+def log_estimate(first_step_seconds: float, steps: int, eval_every: int) -> float:
+    """Log how long ``steps`` optimiser steps will take at the pace of the timed first one (which includes the
+    warm-up of the first batch, so the estimate errs long); returns the estimate in seconds."""
+    total = first_step_seconds * steps
+    evaluations = steps // eval_every if eval_every > 0 else 0
+    extra = f", plus {evaluations} evaluation(s) with samples" if evaluations else ""
+    log.info("Estimated training time: %s (%d steps at %.2f s for the first step%s).",
+             format_seconds(total), steps, first_step_seconds, extra)
+    return total
+
+
+def format_seconds(seconds: float) -> str:
+    """``"42 s"``, ``"3.5 min"`` or ``"1 h 20 min"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{int(seconds // 3600)} h {round(seconds % 3600 / 60)} min"
 
 
 class _StopRequest:
