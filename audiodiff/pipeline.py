@@ -224,7 +224,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             normalized = torch.lerp(normalized, known_mel.to(normalized), keep.to(normalized))
         mel = self.mel.denormalize(normalized)
         audio = self.vocoder(mel.to(self.vocoder.dtype))[:, :num_samples].float()
-        if keep is not None:  # too loud: lower only the generated part (log-mel - log peak), so the kept part keeps its level
+        if keep is not None:  # too loud: lower only the generated part (log-mel - log peak), not the kept part
             excess = audio.abs().amax(dim=1).clamp(min=1.0).log()
             if bool((excess > 0).any()):
                 mel = mel - (1.0 - keep.to(mel)) * excess[:, None, None].to(mel)
@@ -309,7 +309,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             batch_size: clips denoised together (default: all); long lists run in chunks.
             output_type: ``"np"`` (numpy) or ``"pt"`` (torch).
             audio: input waveform at :attr:`sample_rate` Hz, ``(samples,)`` for every prompt or
-                ``(num_prompts, samples)``, float in [-1, 1] (:func:`audiodiff.editing.load_input_audio` reads files).
+                ``(num_prompts, samples)``, float in [-1, 1] (files: :func:`audiodiff.editing.load.load_input_audio`).
             strength: in [0, 1]; how much of the schedule the input is noised to (1: pure noise, the input
                 ignored outside ``mask``'s complement; 0: no step, the input's VAE round trip).
             mask: :class:`~audiodiff.editing.AudioMask`, the region to regenerate (needs ``audio``).

@@ -187,7 +187,9 @@ def save_long_clip(path: Path, pipe, audio: np.ndarray) -> None:
     windows = pipe.windows(pipe.latent_shape(30.0)[1])
     factor = pipe.latent_grid().factor
     fig, ax = plt.subplots(figsize=(12, 3))
-    ax.imshow(log_mel(pipe, audio).numpy(), origin="lower", aspect="auto", cmap="magma")
+    mel = log_mel(pipe, audio).numpy()
+    ax.imshow(mel, origin="lower", aspect="auto", cmap="magma")
+    ax.set_xlim(0, mel.shape[1])  # the last window runs into the latent padding
     for start in windows.starts:
         ax.axvspan(start * factor, (start + windows.size) * factor, ymin=0.97, ymax=1.0, alpha=0.6,
                    color="cyan" if windows.starts.index(start) % 2 else "white")

@@ -9,17 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from ..audio import load_audio, write_wav
-from ..errors import AudioLoadError, InvalidArgumentError
+from ..audio import write_wav
+from ..errors import InvalidArgumentError
 from ..generate import GenerateJob, check_job, check_writable, load_pipeline
 from ..long_form import MAX_LONG_DURATION
 from ..model_folder import default_model_path, read_model_index
 from ..schedulers import swap_scheduler
 from .bandwidth import bandwidth_mask, measure_cutoff
 from .inputs import check_edit_arguments
+from .load import load_input_audio
 from .regions import AudioMask, LatentGrid, check_mask
 
 log = logging.getLogger(__name__)
@@ -61,32 +61,6 @@ class EditJob:
     def output_path(self) -> Path:
         """``output``, or ``INPUT-STEM_MODE.wav`` in the working folder."""
         return self.output if self.output is not None else Path(f"{self.input.stem}_{self.mode}.wav")
-
-
-def load_input_audio(path: Path, sample_rate: int, max_seconds: float) -> np.ndarray:
-    """Read any file soundfile (libsndfile: WAV, FLAC, OGG, MP3, ...) decodes as mono ``(samples,)`` float32 at
-    ``sample_rate`` Hz (channels averaged, resampled with soxr).
-
-    Raises:
-        AudioLoadError: missing, undecodable or empty file, or one longer than ``max_seconds`` (checked from the
-            header before decoding when the header says).
-    """
-    try:
-        info = sf.info(str(path))
-        _check_length(path, info.frames / info.samplerate, max_seconds)
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        pass  # load_audio names the problem
-    audio = load_audio(path, sample_rate)
-    _check_length(path, audio.size / sample_rate, max_seconds)
-    return audio
-
-
-def _check_length(path: Path, seconds: float, max_seconds: float) -> None:
-    if seconds > max_seconds:
-        raise AudioLoadError(
-            f"{path} is {seconds:.1f} s long; this edit takes at most {max_seconds:g} s. Cut it first, e.g. "
-            f"`sox {path} cut.wav trim 0 {max_seconds:g}`."
-        )
 
 
 def model_grid(model: Path | None) -> LatentGrid:

@@ -62,7 +62,8 @@ class LatentGrid:
         """Centre frequency in Hz of each mel band ``(n_mels,)``: ``n_mels + 2`` points evenly spaced on the
         Slaney mel scale from ``mel_fmin`` to ``mel_fmax``, without the two ends (the filters' peaks, as
         ``librosa.mel_frequencies``)."""
-        points = torch.linspace(slaney_mel(self.mel_fmin), slaney_mel(self.mel_fmax), self.n_mels + 2, dtype=torch.float64)
+        points = torch.linspace(slaney_mel(self.mel_fmin), slaney_mel(self.mel_fmax), self.n_mels + 2,
+                                dtype=torch.float64)
         return slaney_hz(points)[1:-1].float()
 
 
@@ -88,7 +89,8 @@ def check_mask(mask: AudioMask, duration: float, grid: LatentGrid) -> None:
     """
     for name in ("start", "end", "fmin", "fmax"):
         value = getattr(mask, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
             raise InvalidArgumentError(f"mask {name} must be a finite number or None, got {value!r}.")
     start = 0.0 if mask.start is None else mask.start
     end = duration if mask.end is None else mask.end

@@ -200,7 +200,8 @@ def test_long_clip_has_no_seam_and_no_module_sees_more_than_a_window(tiny_pipeli
     edges = sorted({s * f for s in windows.starts[1:]} | {(s + windows.size) * f for s in windows.starts[:-1]})
     assert seam_ratio(pipe, out, edges) <= 1.0
     # control: the same windows generated apart and butted together do show their seams
-    parts = [pipe("rain on a roof", duration=2.0, num_inference_steps=3, generator=seeded(k)).audios[0] for k in range(3)]
+    parts = [pipe("rain on a roof", duration=2.0, num_inference_steps=3, generator=seeded(k)).audios[0]
+             for k in range(3)]
     assert seam_ratio(pipe, np.concatenate(parts), [200, 400]) > 2
 
 
