@@ -54,7 +54,7 @@ class FinetuneTrainConfig:
     the learning rate is ``lora_learning_rate``.  The report checks that ``unrelated_prompts`` moved little.
     """
 
-    epochs: float = 40.0
+    epochs: float = 20.0
     min_steps: int = 50
     max_steps_cap: int = 3000
     min_crop_seconds: float = 1.0

@@ -6,7 +6,7 @@ band) and compared with the mean profile of the training clips of that caption (
 caption equals the prompt) by the total variation distance (:func:`profile_distance`: the share of energy that
 sits in other bands, 0 = the same spectral balance, 1 = no band in common).  A tuned clip closer to its training
 clips than the base clip shows what was learned.  A fixed set of unrelated prompts checks what should not have
-changed: one whose distance to the training clips fell below half of the base model's is flagged.
+changed: one whose distance to the training clips fell by more than a quarter of the base model's is flagged.
 
 Written to the run folder: ``report.md`` (with the images), ``report.json`` and ``report/`` (WAVs, PNGs).
 """
@@ -27,7 +27,7 @@ from ..pipeline import AudioDiffusionPipeline
 from .preview import Preview, generate_previews, log_mel, slug
 from .visuals import save_mel_images
 
-LEAK_FRACTION = 0.5  # an unrelated prompt whose distance to the training clips falls below this share of the base's is flagged
+LEAK_FRACTION = 0.75  # an unrelated prompt whose distance to the training clips falls below this share of the base's is flagged
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class FinetuneReport:
 
     def describe(self) -> str:
         """The printed summary: one line per prompt."""
-        lines = ["What was learned (distance of the mel band energy profile to the training clips', 0-1, lower is "
+        lines = ["What was learned (distance of the mel band energy profile to the training clips, 0-1, lower is "
                  f"closer; training clips among themselves: {self.spread:.2f}):"]
         for r in self.previews:
             lines.append(f"  {r.prompt!r}: base {r.base_distance:.2f} -> tuned {r.tuned_distance:.2f}")

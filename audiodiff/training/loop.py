@@ -148,7 +148,7 @@ def log_estimate(first_step_seconds: float, steps: int, eval_every: int) -> floa
     """Log how long ``steps`` optimiser steps will take at the pace of the timed first one (which includes the
     warm-up of the first batch, so the estimate errs long); returns the estimate in seconds."""
     total = first_step_seconds * steps
-    evaluations = steps // eval_every if eval_every > 0 else 0
+    evaluations = math.ceil(steps / eval_every) if eval_every > 0 else 0  # every eval_every steps and at the end
     extra = f", plus {evaluations} evaluation(s) with samples" if evaluations else ""
     log.info("Estimated training time: %s (%d steps at %.2f s for the first step%s).",
              format_seconds(total), steps, first_step_seconds, extra)

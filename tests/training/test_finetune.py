@@ -62,9 +62,9 @@ def test_the_cached_crops_give_the_loss_of_live_encoding_on_the_same_batch(tmp_p
 
 
 def test_steps_follow_the_dataset_size(tmp_path):
-    assert default_max_steps(46, 8, 40, 50, 3000) == 230  # the telephone example: 46 crops, 40 epochs
-    assert default_max_steps(4, 8, 40, 50, 3000) == 50  # a tiny dataset still gets min_steps
-    assert default_max_steps(10_000, 8, 40, 50, 3000) == 3000  # a big one stops at the cap
+    assert default_max_steps(46, 8, 20, 50, 3000) == 115  # the telephone example: 46 crops, 20 epochs
+    assert default_max_steps(4, 8, 20, 50, 3000) == 50  # a tiny dataset still gets min_steps
+    assert default_max_steps(10_000, 8, 20, 50, 3000) == 3000  # a big one stops at the cap
     config = tiny_train_config(batch_size=4, finetune=FinetuneTrainConfig(epochs=10, min_steps=1))
     job = FinetuneJob(model=tmp_path, data=tmp_path, output_dir=tmp_path, config=tmp_path)
     assert finetune_config(config, job, items=20).max_steps == 50
