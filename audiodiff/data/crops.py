@@ -33,7 +33,9 @@ def crop_seconds_for(durations: Sequence[float], max_seconds: float, min_seconds
     if not durations:
         raise InvalidArgumentError("No clip durations to choose a crop length from.")
     if min(max_seconds, min_seconds, step_seconds) <= 0:
-        raise InvalidArgumentError(f"Crop bounds must be > 0 s, got max {max_seconds}, min {min_seconds}, step {step_seconds}.")
+        raise InvalidArgumentError(
+            f"Crop bounds must be > 0 s, got max {max_seconds}, min {min_seconds}, step {step_seconds}."
+        )
     seconds = float(np.quantile(np.asarray(durations, dtype=float), CROP_QUANTILE))
     seconds = min(max(seconds, min_seconds), max_seconds)
     return max(1, math.floor(seconds / step_seconds + 1e-9)) * step_seconds

@@ -63,11 +63,13 @@ def ensure_finetune_cache(
     Args:
         clips: usable clips (all train).
         pipe: the pipeline loaded from ``model``, with its text encoder.
-        crop_seconds: crop length (a multiple of the model's latent step, see :func:`~audiodiff.data.crops.crop_seconds_for`).
+        crop_seconds: crop length (a multiple of the model's latent step, see
+            :func:`~audiodiff.data.crops.crop_seconds_for`).
         batch_size: crops (and captions) encoded together.
 
     Raises:
-        InvalidArgumentError: ``folder`` holds another kind of cache (from ``audiodiff prepare``): it is not overwritten.
+        InvalidArgumentError: ``folder`` holds another kind of cache (from ``audiodiff prepare``), which is not
+            overwritten.
     """
     folder = Path(folder)
     crop_samples = round(crop_seconds * pipe.sample_rate)
@@ -85,7 +87,8 @@ def ensure_finetune_cache(
             return folder
         log.info("The data, crop length or model changed since %s was made: encoding again.", folder)
     captions = list(dict.fromkeys([UNCONDITIONAL_CAPTION, *(c for clip in clips for c in clip.captions)]))
-    index = {"format": FORMAT_VERSION, "model": str(Path(model).resolve()), "text_encoder": text_encoder_identity(model)}
+    index = {"format": FORMAT_VERSION, "model": str(Path(model).resolve()),
+             "text_encoder": text_encoder_identity(model)}
     with atomic_folder(folder) as staging:
         index["text_states"] = write_text_states(pipe, captions, staging, batch_size, torch.float32, max_shard_bytes)
         index["latents"] = write_crop_latents(pipe, clips, staging, crop_samples, batch_size, max_shard_bytes)
@@ -97,7 +100,9 @@ def ensure_finetune_cache(
     return folder
 
 
-def _crops(clips: Sequence[Clip], sample_rate: int, crop_samples: int) -> Iterator[tuple[str, Clip, np.ndarray, np.ndarray]]:
+def _crops(
+    clips: Sequence[Clip], sample_rate: int, crop_samples: int
+) -> Iterator[tuple[str, Clip, np.ndarray, np.ndarray]]:
     """``(record name, clip, crop, mask)`` for every crop of every clip, ``crop``/``mask`` ``(crop_samples,)``."""
     for clip in clips:
         audio = load_audio(clip.path, sample_rate)
@@ -124,7 +129,8 @@ def write_crop_latents(
         rows = writer.add({"latents": latents.cpu(), "latents_mask": mask.to(torch.uint8)})
         shape = list(latents.shape[1:])
         for (name, clip, _, _), (shard, row) in zip(batch, rows):
-            records.append({"name": name, "split": "train", "captions": list(clip.captions), "shard": shard, "row": row})
+            records.append({"name": name, "split": "train", "captions": list(clip.captions), "shard": shard,
+                            "row": row})
 
     for item in tqdm(_crops(clips, pipe.sample_rate, crop_samples), desc="Encoding crops", unit="crop", disable=None):
         pending.append(item)

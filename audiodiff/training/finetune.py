@@ -18,6 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
+from torch.utils.data import Dataset
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..config import load_config
 from ..data import AudioCaptionDataset, LatentDataset, TextStateCache, collate
@@ -32,7 +35,7 @@ from ..models import vae as vaes
 from ..models.unet import downsampling_factor
 from ..pipeline import AudioDiffusionPipeline
 from .config import TrainConfig
-from .diffusion import DiffusionStage
+from .diffusion import DiffusionStage, TextConditioner
 from .finetune_report import FinetuneReport, write_report
 from .loop import make_accelerator, run_training
 from .run import add_lora, init_component
@@ -114,12 +117,13 @@ def run_finetune(job: FinetuneJob) -> FinetuneResult:
              config.batch_size, len(train), config.learning_rate, accelerator.mixed_precision)
     stages: list[DiffusionStage] = []
 
-    def build(accelerator_: object) -> DiffusionStage:
+    def build(accelerator_: Accelerator) -> DiffusionStage:
         stages.append(DiffusionStage(config, accelerator_, pipeline, conditioner, None, use_ema=job.lora_rank is None))
         return stages[-1]
 
-    model_dir = run_training(build, train, config, job.output_dir, resume=job.resume, collate_fn=collate,
-                             accelerator=accelerator)
+    with logging_redirect_tqdm():  # the estimate and other log lines above the progress bar, not glued to it
+        model_dir = run_training(build, train, config, job.output_dir, resume=job.resume, collate_fn=collate,
+                                 accelerator=accelerator)
     if job.lora_rank is not None:
         unet = stages[-1].accelerator.unwrap_model(stages[-1].unet)
         unet.save_lora_adapter(job.output_dir / ADAPTER_SUBDIR)
@@ -161,12 +165,13 @@ def finetune_config(config: TrainConfig, job: FinetuneJob, items: int) -> TrainC
 def latent_step_seconds(pipeline: AudioDiffusionPipeline) -> float:
     """Seconds of audio per latent frame times the U-Net's downsampling: crops that are multiples of it need no
     padding inside the model."""
-    samples = pipeline.mel.config.hop_length * vaes.downsampling_factor(pipeline.vae) * downsampling_factor(pipeline.unet)
+    hop = pipeline.mel.config.hop_length
+    samples = hop * vaes.downsampling_factor(pipeline.vae) * downsampling_factor(pipeline.unet)
     return samples / pipeline.sample_rate
 
 
 def _training_data(job: FinetuneJob, config: TrainConfig, pipeline: AudioDiffusionPipeline,
-                   summary: DatasetSummary) -> tuple[torch.utils.data.Dataset, object]:
+                   summary: DatasetSummary) -> tuple[Dataset, TextConditioner]:
     """The training set and its text conditioner: from the fine-tune cache (made or reused), or from a folder
     ``audiodiff prepare`` wrote, as it is."""
     cache = job.cache or job.output_dir / "cache"
@@ -187,7 +192,8 @@ def _report(job: FinetuneJob, config: TrainConfig, model_dir: Path, summary: Dat
             previews: tuple[str, ...]) -> FinetuneReport:
     from ..generate import load_pipeline
 
-    log.info("Writing the report: base and tuned clips of %d prompt(s).", len(previews) + len(config.finetune.unrelated_prompts))
+    log.info("Writing the report: base and tuned clips of %d prompt(s).",
+             len(previews) + len(config.finetune.unrelated_prompts))
     settings = config.diffusion
     base, tuned = load_pipeline(job.model, dtype="auto"), load_pipeline(model_dir, dtype="auto")
     return write_report(base, tuned, summary.clips, previews, config.finetune.unrelated_prompts, job.output_dir,

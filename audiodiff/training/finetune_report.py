@@ -27,7 +27,7 @@ from ..pipeline import AudioDiffusionPipeline
 from .preview import Preview, generate_previews, log_mel, slug
 from .visuals import save_mel_images
 
-LEAK_FRACTION = 0.75  # an unrelated prompt whose distance to the training clips falls below this share of the base's is flagged
+LEAK_FRACTION = 0.75  # flag unrelated prompts whose distance to the training clips fell below this share of the base's
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ def training_profiles(pipe: AudioDiffusionPipeline, clips: Sequence[Clip]) -> di
     """:func:`band_energy_profile` of each training clip, grouped by main caption."""
     groups: dict[str, list[torch.Tensor]] = {}
     for clip in clips:
-        groups.setdefault(clip.caption, []).append(band_energy_profile(log_mel(pipe, load_audio(clip.path, pipe.sample_rate))))
+        profile = band_energy_profile(log_mel(pipe, load_audio(clip.path, pipe.sample_rate)))
+        groups.setdefault(clip.caption, []).append(profile)
     return groups
 
 
@@ -106,7 +107,8 @@ def write_report(
     folder = run_dir / "report"
     everything = list(dict.fromkeys([*prompts, *unrelated]))
     generated = {
-        name: {p.prompt: p for p in generate_previews(pipe, everything, folder / name, duration, num_inference_steps, seed)}
+        name: {p.prompt: p
+               for p in generate_previews(pipe, everything, folder / name, duration, num_inference_steps, seed)}
         for name, pipe in (("base", base), ("tuned", tuned))
     }
     groups = training_profiles(tuned, clips)
@@ -134,7 +136,9 @@ def write_report(
     return report
 
 
-def _comparison(path: Path, before: Preview, after: Preview, pipe: AudioDiffusionPipeline, example: Clip | None) -> Path:
+def _comparison(
+    path: Path, before: Preview, after: Preview, pipe: AudioDiffusionPipeline, example: Clip | None
+) -> Path:
     """PNG of the base clip, the tuned clip and (when the prompt is a caption) a training clip of it, side by side."""
     mels, titles = [before.log_mel, after.log_mel], [f"base: {before.prompt}", "tuned"]
     if example is not None:

@@ -61,7 +61,8 @@ def generate_previews(
     folder.mkdir(parents=True, exist_ok=True)
     pipe.set_progress_bar_config(disable=True)
     generators = [torch.Generator().manual_seed(seed) for _ in prompts]
-    audios = pipe(list(prompts), duration=duration, num_inference_steps=num_inference_steps, generator=generators).audios
+    audios = pipe(list(prompts), duration=duration, num_inference_steps=num_inference_steps,
+                  generator=generators).audios
     previews = []
     for prompt, audio in zip(prompts, audios):
         mel = log_mel(pipe, audio)

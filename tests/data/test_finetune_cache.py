@@ -14,14 +14,16 @@ from audiodiff.data.prepare import prepare_cache
 from audiodiff.errors import InvalidArgumentError
 
 
-def test_the_cache_holds_every_crop_and_is_reused_until_a_clip_changes(tmp_path, tiny_pipeline, tiny_pipeline_dir, caplog):
+def test_the_cache_holds_every_crop_and_is_reused_until_a_clip_changes(tmp_path, tiny_pipeline, tiny_pipeline_dir,
+                                                                        caplog):
     data = make_audiofolder(tmp_path / "data", [("a low tone", 220, 0.64), ("a high tone", 880, 1.5)])
     clips = read_dataset(data)
     cache = ensure_finetune_cache(clips, tiny_pipeline, tiny_pipeline_dir, tmp_path / "cache", crop_seconds=0.64)
     dataset = LatentDataset(cache, "train", model=tiny_pipeline_dir)
     assert [r.name for r in dataset.records] == ["clip_000.wav#0", "clip_001.wav#0", "clip_001.wav#1", "clip_001.wav#2"]
     item = dataset[0]
-    assert item["latents"].shape == (4, 32, 32) and bool(item["latents_mask"].all())  # 0.64 s: 64 frames / 2, no padding
+    assert item["latents"].shape == (4, 32, 32)  # 0.64 s: 64 mel frames, 32 latent frames
+    assert bool(item["latents_mask"].all())  # no padding
     written = (cache / "index.json").stat().st_mtime_ns
 
     with caplog.at_level(logging.INFO):

@@ -38,7 +38,8 @@ def _yaml(tmp_path: Path, **overrides) -> Path:
 
 
 @pytest.mark.parametrize("mixed_precision", ["no", "bf16"])
-def test_the_cached_crops_give_the_loss_of_live_encoding_on_the_same_batch(tmp_path, tiny_pipeline_dir, mixed_precision):
+def test_the_cached_crops_give_the_loss_of_live_encoding_on_the_same_batch(tmp_path, tiny_pipeline_dir,
+                                                                           mixed_precision):
     data = make_audiofolder(tmp_path / "data", [(f"a tone at {f} hertz", f, CROP) for f in (220, 440, 880)])
     clips = read_dataset(data)
     pipeline = AudioDiffusionPipeline.from_pretrained(tiny_pipeline_dir)
@@ -53,7 +54,8 @@ def test_the_cached_crops_give_the_loss_of_live_encoding_on_the_same_batch(tmp_p
     noise = torch.randn(3, 4, 32, 32, generator=torch.Generator().manual_seed(0))
     timesteps = torch.tensor([10, 500, 900])
     losses = []
-    for batch, conditioner in ((cached, TextStateCache(cache).lookup), (live, live_conditioner(pipeline, accelerator.device))):
+    conditioners = (TextStateCache(cache).lookup, live_conditioner(pipeline, accelerator.device))
+    for batch, conditioner in zip((cached, live), conditioners):
         z0, mask = stage.latents(batch)
         with accelerator.autocast():
             losses.append(stage.loss(z0, mask, *conditioner(batch["caption"]), noise, timesteps))
@@ -72,7 +74,8 @@ def test_steps_follow_the_dataset_size(tmp_path):
     from dataclasses import replace
 
     assert finetune_config(config, replace(job, max_steps=7), items=40).max_steps == 7  # --max-steps wins
-    assert finetune_config(config, replace(job, lora_rank=4), items=40).learning_rate == config.finetune.lora_learning_rate
+    lora = finetune_config(config, replace(job, lora_rank=4), items=40)
+    assert lora.learning_rate == config.finetune.lora_learning_rate
 
 
 def test_finetune_checks_the_data_estimates_previews_and_reports(tmp_path, tiny_pipeline_dir, caplog, capsys):
@@ -88,7 +91,8 @@ def test_finetune_checks_the_data_estimates_previews_and_reports(tmp_path, tiny_
     with caplog.at_level(logging.INFO):
         assert main(argv) == 0
     log = caplog.text
-    assert "Dataset: 4 usable clips" in log and "broken.wav (cannot decode" in log and "missing.wav (file missing)" in log
+    assert "Dataset: 4 usable clips" in log
+    assert "broken.wav (cannot decode" in log and "missing.wav (file missing)" in log
     assert "Only 4 usable clip(s)" in log  # fewer than a handful: the overfitting warning
     # crops of 0.8 s (the clips' low quantile): 2 per 1.5 s clip + 1 = 7 crops, 1 epoch of batch 2 -> 4 steps
     assert "for 4 steps of 2 crops (7 in the dataset)" in log
@@ -100,7 +104,8 @@ def test_finetune_checks_the_data_estimates_previews_and_reports(tmp_path, tiny_
     report = json.loads((run / "report.json").read_text())
     assert [r["prompt"] for r in report["previews"]] == ["a tone at 440 hertz"]
     assert [r["prompt"] for r in report["unrelated"]] == ["a dog barking"]
-    assert (run / report["previews"][0]["image"]).is_file() and "![a tone at 440 hertz]" in (run / "report.md").read_text()
+    assert (run / report["previews"][0]["image"]).is_file()
+    assert "![a tone at 440 hertz]" in (run / "report.md").read_text()
     assert (run / "report" / "tuned" / "a_dog_barking.wav").is_file() and (run / "lora").is_dir()
     printed = capsys.readouterr().out
     assert "What was learned" in printed and printed.strip().endswith(str(run / "model"))
