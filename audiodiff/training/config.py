@@ -48,13 +48,14 @@ class DiffusionTrainConfig:
 class FinetuneTrainConfig:
     """``audiodiff finetune`` only (:mod:`audiodiff.training.finetune`).
 
-    ``epochs``: passes over the cached crops when ``--max-steps`` is not given: ``max_steps =
-    ceil(epochs * crops / batch_size)``, at least ``min_steps`` and at most ``max_steps_cap``.  Crops follow the clip
+    ``epochs``: when set (``configs/train/finetune.yaml``: 20) and ``--max-steps`` is not given, the run makes that
+    many passes over the cached crops: ``max_steps = ceil(epochs * crops / batch_size)``, at least ``min_steps`` and
+    at most ``max_steps_cap``; when None, ``max_steps`` applies as for any stage.  Crops follow the clip
     lengths (:mod:`audiodiff.data.crops`), between ``min_crop_seconds`` and ``segment_seconds``.  With ``--lora``
     the learning rate is ``lora_learning_rate``.  The report checks that ``unrelated_prompts`` moved little.
     """
 
-    epochs: float = 20.0
+    epochs: float | None = None
     min_steps: int = 50
     max_steps_cap: int = 3000
     min_crop_seconds: float = 1.0

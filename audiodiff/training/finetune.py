@@ -150,10 +150,11 @@ def default_max_steps(items: int, batch_size: int, epochs: float, min_steps: int
 
 def finetune_config(config: TrainConfig, job: FinetuneJob, items: int) -> TrainConfig:
     """``config`` with the job's overrides: the LoRA learning rate, the export shard size, and ``max_steps`` (the
-    job's, else :func:`default_max_steps` of ``items`` crops)."""
+    job's, else :func:`default_max_steps` of ``items`` crops when ``finetune.epochs`` is set, else the config's)."""
     settings = config.finetune
-    steps = job.max_steps or default_max_steps(items, config.batch_size, settings.epochs, settings.min_steps,
-                                                 settings.max_steps_cap)
+    steps = job.max_steps or config.max_steps
+    if not job.max_steps and settings.epochs is not None:
+        steps = default_max_steps(items, config.batch_size, settings.epochs, settings.min_steps, settings.max_steps_cap)
     config = replace(config, max_steps=steps, validation_fraction=0.0)
     if job.lora_rank is not None:
         config = replace(config, learning_rate=settings.lora_learning_rate)

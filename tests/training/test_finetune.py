@@ -73,6 +73,8 @@ def test_steps_follow_the_dataset_size(tmp_path):
     assert finetune_config(config, job, items=40).max_steps == 100
     from dataclasses import replace
 
+    assert finetune_config(replace(config, finetune=FinetuneTrainConfig()), job, items=40).max_steps == 30  # no epochs
+
     assert finetune_config(config, replace(job, max_steps=7), items=40).max_steps == 7  # --max-steps wins
     lora = finetune_config(config, replace(job, lora_rank=4), items=40)
     assert lora.learning_rate == config.finetune.lora_learning_rate

@@ -24,7 +24,7 @@ from training_helpers import tiny_train_config
 TINY_TRAIN = {"max_steps": 3, "batch_size": 2, "learning_rate": 1e-3, "checkpoint_every": 2, "eval_every": 3,
               "log_every": 1, "segment_seconds": 0.5, "validation_fraction": 0.2,
               "diffusion": {"sample_prompts": ["a tone"], "sample_steps": 2, "sample_duration": 0.5},
-              "vocoder": {"segment_frames": 16}, "finetune": {"min_steps": 3, "max_steps_cap": 3}}
+              "vocoder": {"segment_frames": 16}}
 
 
 @pytest.fixture()
