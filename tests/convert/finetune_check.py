@@ -22,12 +22,12 @@ def check_lora_finetune(converted: Path, tmp_path: Path, prepare_flags: tuple[st
     config.write_text(yaml.safe_dump({
         "max_steps": 2, "batch_size": 2, "learning_rate": 1e-2, "checkpoint_every": 2, "eval_every": 2,
         "log_every": 1, "segment_seconds": 0.32, "validation_fraction": 0.25, "num_workers": 0,
-        "diffusion": {"sample_prompts": []},
+        "diffusion": {"sample_prompts": [], "sample_steps": 2, "sample_duration": 0.32},  # finetune previews by default
     }))
     cache = tmp_path / "cache"
     assert main(["prepare", "--data", str(data), "--model", str(converted), "--cache", str(cache), *prepare_flags]) == 0
     assert main(["finetune", "--model", str(converted), "--data", str(data), "--cache", str(cache),
-                 "--config", str(config), "--lora", "2", "--output-dir", str(tmp_path / "ft")]) == 0
+                 "--config", str(config), "--lora", "2", "--output-dir", str(tmp_path / "ft"), "--no-report"]) == 0
     tuned = AudioDiffusionPipeline.from_pretrained(tmp_path / "ft" / "model")
     base = AudioDiffusionPipeline.from_pretrained(converted)
     changed = [n for n, v in tuned.unet.state_dict().items() if not torch.equal(v, base.unet.state_dict()[n])]
