@@ -5,15 +5,18 @@ Inputs are the model's own clips (reproducible without any recording): "a dog ba
 editing, inpainting and continuation; "a man speaking" (5 s, seed 1) resampled to 8 kHz and back as
 telephone audio for bandwidth extension.  Each mode then runs with 25 steps, guidance 3 and seed 0:
 
-* ``cost``: wall seconds (median of ``--repeats``, the modes interleaved round by round so load drift hits
-  all of them), U-Net calls (each call is one batched CFG evaluation of one window), and both relative to
-  text-to-audio of 5 s;
+* ``cost``: U-Net calls (each one batched CFG evaluation of one window; exact), the process's CPU seconds
+  (``time.process_time``, all threads: on shared cores far steadier than wall time, which is recorded too)
+  as the median of ``--repeats`` with the modes interleaved round by round, both relative to text-to-audio
+  of 5 s;
 * ``quality``: log-mel L1 of the kept region to the input against the VAE round trip's (inpainting,
   continuation, bandwidth extension), the new region's distance, the edit distance per strength, the long
   clip's seam ratio (largest spectral flux within 2 frames of a window edge over the largest elsewhere);
-* ``memory`` (unless ``--no-memory``): peak RSS of a fresh process generating 10 s (one window) and 30 s.
+* ``memory``: in a fresh process per duration (5 s, 10 s = one window, 30 s), the peak resident memory
+  during the generation call above the resident memory before it (psutil, sampled every 2 ms).
 
-Writes ``--output`` (JSON) and ``docs/images/editing_*.png``.
+Writes ``--output`` (JSON; ``--only`` reruns some sections and merges them into it) and
+``docs/images/editing_*.png`` (with the ``quality`` section).
 Usage: ``HF_HUB_OFFLINE=1 python benchmarks/bench_editing.py`` (about 10 minutes on 2 CPU cores).
 """
 
@@ -48,11 +51,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO / "checkpoints" / "default")
     parser.add_argument("--dtype", default="auto", help="as audiodiff generate --dtype")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--only", nargs="+", default=("cost", "quality", "memory"), choices=("cost", "quality", "memory"))
     parser.add_argument("--images", type=Path, default=REPO / "docs" / "images")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "editing_cpu.json")
     args = parser.parse_args()
-    result: dict[str, object] = {"model": str(args.model), "dtype": args.dtype, "steps": STEPS,
+    previous = json.loads(args.output.read_text()) if args.output.is_file() and len(args.only) < 3 else {}
+    result: dict[str, object] = {**previous, "model": str(args.model), "dtype": args.dtype, "steps": STEPS,
                                  "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
                                  "python": platform.python_version(), "torch": torch.__version__,
                                  "load_average_start": os.getloadavg(),
@@ -75,31 +79,43 @@ def main() -> None:
         "bandwidth_extension": lambda: run(pipe, "a man speaking", audio=phone, mask=bandwidth_mask(cutoff, 8000.0)),
         "text_to_audio_30s": lambda: run(pipe, "rain on a roof", duration=30.0),
     }
-    calls: list[int] = []
-    pipe.unet.register_forward_pre_hook(lambda module, inputs: calls.append(1))
-    times: dict[str, list[float]] = {name: [] for name in modes}
-    unet_calls: dict[str, int] = {}
-    outputs: dict[str, np.ndarray] = {}
-    for _ in range(args.repeats):
-        for name, mode in modes.items():
-            calls.clear()
-            began = time.perf_counter()
-            outputs[name] = mode()
-            times[name].append(time.perf_counter() - began)
-            unet_calls[name] = len(calls)
-    base = statistics.median(times["text_to_audio_5s"])
-    result["cost"] = {name: {"wall_s": round(statistics.median(t), 2), "all_wall_s": [round(x, 2) for x in t],
-                             "relative_to_text_to_audio_5s": round(statistics.median(t) / base, 2),
-                             "unet_calls": unet_calls[name],
-                             "unet_calls_relative": round(unet_calls[name] / unet_calls["text_to_audio_5s"], 2)}
-                      for name, t in times.items()}
-    result["quality"] = quality(pipe, dog, speech, phone, cutoff, outputs)
-    save_images(pipe, args.images, dog, phone, outputs)
-    if not args.no_memory:
-        result["memory"] = {f"peak_rss_mb_{d}s": peak_rss(args.model, args.dtype, d) for d in (5, 10, 30)}
+    if "cost" in args.only or "quality" in args.only:
+        outputs = run_modes(pipe, modes, args.repeats if "cost" in args.only else 1, result)
+    if "quality" in args.only:
+        result["quality"] = quality(pipe, dog, speech, phone, cutoff, outputs)
+        save_images(pipe, args.images, dog, phone, outputs)
+    if "memory" in args.only:
+        result["memory"] = {f"generation_peak_mb_{d:g}s": peak_memory(args.model, args.dtype, d) for d in (5, 10, 30)}
     result["load_average_end"] = os.getloadavg()
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def run_modes(pipe, modes: dict[str, Callable[[], np.ndarray]], repeats: int, result: dict) -> dict[str, np.ndarray]:
+    """Run every mode ``repeats`` times, interleaved; record the ``cost`` section; return the last outputs."""
+    calls: list[int] = []
+    hook = pipe.unet.register_forward_pre_hook(lambda module, inputs: calls.append(1))
+    cpu: dict[str, list[float]] = {name: [] for name in modes}
+    wall: dict[str, list[float]] = {name: [] for name in modes}
+    unet_calls: dict[str, int] = {}
+    outputs: dict[str, np.ndarray] = {}
+    for _ in range(repeats):
+        for name, mode in modes.items():
+            calls.clear()
+            began, began_cpu = time.perf_counter(), time.process_time()
+            outputs[name] = mode()
+            cpu[name].append(time.process_time() - began_cpu)
+            wall[name].append(time.perf_counter() - began)
+            unet_calls[name] = len(calls)
+    hook.remove()
+    base = statistics.median(cpu["text_to_audio_5s"])
+    result["cost"] = {name: {"cpu_s": round(statistics.median(c), 2), "all_cpu_s": [round(x, 2) for x in c],
+                             "all_wall_s": [round(x, 2) for x in wall[name]],
+                             "cpu_relative_to_text_to_audio_5s": round(statistics.median(c) / base, 2),
+                             "unet_calls": unet_calls[name],
+                             "unet_calls_relative": round(unet_calls[name] / unet_calls["text_to_audio_5s"], 2)}
+                      for name, c in cpu.items()}
+    return outputs
 
 
 def run(pipe, prompt: str, seed: int = 0, **kwargs) -> np.ndarray:
@@ -202,15 +218,29 @@ def save_long_clip(path: Path, pipe, audio: np.ndarray) -> None:
     plt.close(fig)
 
 
-def peak_rss(model: Path, dtype: str, duration: float) -> float:
-    """Peak resident memory (MB) of a fresh process that loads the model and generates ``duration`` seconds."""
-    code = ("import resource, torch; from audiodiff.generate import load_pipeline; "
-            f"p = load_pipeline({str(model)!r}, 'cpu', {dtype!r}); p.set_progress_bar_config(disable=True); "
-            f"p('rain', duration={duration}, num_inference_steps={STEPS}, generator=torch.Generator().manual_seed(0)); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+MEMORY_PROBE = """
+import threading, time, psutil, torch
+from audiodiff.generate import load_pipeline
+pipe = load_pipeline({model!r}, "cpu", {dtype!r}); pipe.set_progress_bar_config(disable=True)
+pipe("rain", duration=1.0, num_inference_steps=1)  # warm-up: lazy allocations outside the measurement
+process, peak, done = psutil.Process(), [0], threading.Event()
+def poll():
+    while not done.is_set():
+        peak[0] = max(peak[0], process.memory_info().rss); time.sleep(0.002)
+before = process.memory_info().rss
+thread = threading.Thread(target=poll); thread.start()
+pipe("rain", duration={duration}, num_inference_steps={steps}, generator=torch.Generator().manual_seed(0))
+done.set(); thread.join()
+print((peak[0] - before) / 2**20)
+"""
+
+
+def peak_memory(model: Path, dtype: str, duration: float) -> float:
+    """MB of resident memory a fresh process adds while generating ``duration`` seconds (peak over before)."""
+    code = MEMORY_PROBE.format(model=str(model), dtype=dtype, duration=duration, steps=STEPS)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env=dict(os.environ, HF_HUB_OFFLINE="1"))
-    return round(int(out.stdout.strip().splitlines()[-1]) / 1024, 1)
+    return round(float(out.stdout.strip().splitlines()[-1]), 1)
 
 
 if __name__ == "__main__":
