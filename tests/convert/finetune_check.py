@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from conftest import make_audiofolder
+from tests.conftest import make_audiofolder
 
 from audiodiff import AudioDiffusionPipeline
 from audiodiff.cli import main

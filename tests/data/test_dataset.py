@@ -13,7 +13,7 @@ import torch
 from audiodiff.data.dataset import AudioCaptionDataset, collate
 from audiodiff.data.manifest import Clip, read_dataset
 from audiodiff.errors import InvalidArgumentError
-from conftest import SAMPLE_RATE, make_audiofolder
+from tests.conftest import SAMPLE_RATE, make_audiofolder
 
 
 @pytest.fixture()

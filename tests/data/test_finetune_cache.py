@@ -6,7 +6,7 @@ import logging
 import os
 
 import pytest
-from conftest import make_audiofolder
+from tests.conftest import make_audiofolder
 
 from audiodiff.data import LatentDataset, read_dataset
 from audiodiff.data.finetune_cache import ensure_finetune_cache

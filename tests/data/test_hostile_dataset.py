@@ -16,7 +16,7 @@ import yaml
 
 from audiodiff.data.dataset import AudioCaptionDataset
 from audiodiff.data.manifest import read_dataset
-from conftest import SAMPLE_RATE, tone
+from tests.conftest import SAMPLE_RATE, tone
 
 THREE_HOURS = 3 * 3600
 

@@ -10,7 +10,7 @@ import pytest
 
 from audiodiff.data.manifest import Clip, read_dataset
 from audiodiff.errors import InvalidArgumentError
-from conftest import make_audiofolder
+from tests.conftest import make_audiofolder
 
 
 def test_audiofolder_jsonl_reads_every_row_in_order(audiofolder):

@@ -21,7 +21,7 @@ from audiodiff.data.split import split_clips
 from audiodiff.errors import IncompatibleModelError, InvalidArgumentError
 from audiodiff.models.text_encoder import encode_text
 from audiodiff.models.vae import encode_mel
-from conftest import make_audiofolder
+from tests.conftest import make_audiofolder
 
 SEGMENT = 0.5
 

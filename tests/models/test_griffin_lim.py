@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, make_audiofolder
+from tests.conftest import REPO, make_audiofolder
 
 from audiodiff import AudioDiffusionPipeline
 from audiodiff.config import AudioConfig

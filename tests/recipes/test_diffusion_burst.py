@@ -15,7 +15,7 @@ from diffusers import UNet2DConditionModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
 
-from conftest import make_audiofolder
+from tests.conftest import make_audiofolder
 from opensfx.pack_diffusion_burst import pack
 from opensfx.train_diffusion_burst import Pack, Trainer, build_parser, merge
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import make_audiofolder
+from tests.conftest import make_audiofolder
 
 from audiodiff import AudioDiffusionPipeline
 from audiodiff.cli import main
@@ -140,7 +140,7 @@ def test_a_tiny_model_learns_a_tone_in_a_few_dozen_steps(tmp_path, tiny_pipeline
     attention over frequency, so a band near the edge, where its padding tells it where it is, is one it can
     learn): after 60 steps the share of the generated latents' energy in the training latents' strongest columns
     has risen at least halfway to theirs."""
-    from conftest import tone
+    from tests.conftest import tone
 
     start = AudioDiffusionPipeline.from_pretrained(tiny_pipeline_dir)
     with torch.no_grad():  # unit-variance latents, as the VAE stage exports them

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 import yaml
-from conftest import REPO, TINY_CONFIG, make_audiofolder
+from tests.conftest import REPO, TINY_CONFIG, make_audiofolder
 
 from audiodiff import AudioDiffusionPipeline
 from audiodiff.cli import main

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest import tone
+from tests.conftest import tone
 
 from audiodiff.mel import MelSpectrogram
 from audiodiff.training.metrics import (

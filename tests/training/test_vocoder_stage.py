@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 from accelerate import Accelerator
-from conftest import REPO, tone
+from tests.conftest import REPO, tone
 from training_helpers import ToneDataset, tiny_train_config
 
 from audiodiff import AudioDiffusionPipeline

@@ -7,7 +7,7 @@ from torch.utils.data import Dataset
 
 from audiodiff.training.config import DiffusionTrainConfig, TrainConfig
 
-from conftest import tone
+from tests.conftest import tone
 
 FREQUENCIES = (220, 330, 440, 550, 660, 770, 880, 990)
 
