@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -25,6 +26,10 @@ from .edit_request import EditPlan, plan_edit, upload_to_waveform
 from .request import ClipRequest, ServeLimits, parse_request
 
 log = logging.getLogger(__name__)
+
+
+def _call_here(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
 
 
 class ServerBusyError(AudiodiffError, RuntimeError):
@@ -48,10 +53,14 @@ class ClipEngine:
             default one, replaced per request while that request runs.
         limits: the server's caps; ``limits.queue_size`` requests may wait while one runs.  Its
             ``max_duration`` is lowered to the model's (``self.limits`` holds the caps in force).
+        call: how a model call is made, ``call(function, *args)``; default: in the requesting thread.
+            ``audiodiff serve`` passes :meth:`~audiodiff.serve.main_thread.MainThreadRunner.run`.
     """
 
-    def __init__(self, pipe: AudioDiffusionPipeline, limits: ServeLimits):
+    def __init__(self, pipe: AudioDiffusionPipeline, limits: ServeLimits,
+                 call: Callable[..., Any] | None = None):
         self.pipe = pipe
+        self._call = call or _call_here
         self.limits = replace(limits, max_duration=min(limits.max_duration, float(pipe.config.max_duration)))
         self._default_scheduler = pipe.scheduler
         self._schedulers: dict[str, SchedulerMixin] = {}
@@ -78,7 +87,7 @@ class ClipEngine:
             ServerBusyError: ``1 + limits.queue_size`` requests are already admitted.
         """
         with self._admission(), self._run_lock:
-            return self._run(request)
+            return self._call(self._run, request)
 
     def plan_edit(self, values: Mapping[str, object], upload: tuple[int, np.ndarray] | None) -> EditPlan:
         """:func:`~audiodiff.serve.edit_request.plan_edit` of an uploaded clip with this engine's model and limits."""
@@ -92,16 +101,19 @@ class ClipEngine:
         Raises:
             ServerBusyError: as :meth:`generate`, with which edits share the queue.
         """
-        job = plan.job
         with self._admission(), self._run_lock:
-            self.pipe.scheduler = self._scheduler(job.scheduler)
-            log.info("%s of a %.1f s clip for %r", job.mode, plan.audio.size / self.sample_rate, job.prompt)
-            result = self.pipe(
-                job.prompt, audio=plan.audio, duration=plan.duration, strength=plan.strength, mask=plan.mask,
-                num_inference_steps=job.num_inference_steps, guidance_scale=job.guidance_scale,
-                negative_prompt=job.negative_prompt,
-                generator=torch.Generator(device=self.pipe.device).manual_seed(job.seed),
-            )
+            return self._call(self._run_edit, plan)
+
+    def _run_edit(self, plan: EditPlan) -> Clip:
+        job = plan.job
+        self.pipe.scheduler = self._scheduler(job.scheduler)
+        log.info("%s of a %.1f s clip for %r", job.mode, plan.audio.size / self.sample_rate, job.prompt)
+        result = self.pipe(
+            job.prompt, audio=plan.audio, duration=plan.duration, strength=plan.strength, mask=plan.mask,
+            num_inference_steps=job.num_inference_steps, guidance_scale=job.guidance_scale,
+            negative_prompt=job.negative_prompt,
+            generator=torch.Generator(device=self.pipe.device).manual_seed(job.seed),
+        )
         return Clip(result.audios[0], result.sample_rate, job.seed)
 
     def log_mel(self, audio: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ import ipaddress
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import gradio as gr
 import uvicorn
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from ..generate import load_pipeline
 from .api import api_router
 from .engine import ClipEngine
+from .main_thread import MainThreadRunner, run_in_thread
 from .page import build_page
 from .request import ServeLimits
 
@@ -43,13 +45,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def build_engine(options: ServeOptions) -> ClipEngine:
-    """Load the pipeline (the slow part, once) and wrap it.
+def build_engine(options: ServeOptions, call: Callable[..., Any] | None = None) -> ClipEngine:
+    """Load the pipeline (the slow part, once) and wrap it; ``call`` as :class:`ClipEngine`'s.
 
     Raises:
         ModelNotFoundError, IncompatibleModelError, DeviceError: as :func:`audiodiff.generate.load_pipeline`.
     """
-    return ClipEngine(load_pipeline(options.model, options.device, options.dtype), options.limits)
+    return ClipEngine(load_pipeline(options.model, options.device, options.dtype), options.limits, call)
 
 
 def build_app(engine: ClipEngine) -> FastAPI:
@@ -67,8 +69,16 @@ def serve(options: ServeOptions) -> None:
     if not is_loopback(options.host):
         log.warning("Listening on %s: anyone who can reach this address can use the model; audiodiff serve has no "
                     "authentication. Use --host 127.0.0.1 (the default) unless the network is trusted.", options.host)
-    engine = build_engine(options)
+    runner = MainThreadRunner()
+    engine = build_engine(options, runner.run)
     engine.pipe.set_progress_bar_config(leave=False)
     log.info("Serving %s on http://%s:%d (API: POST /api/generate)", options.model or "the default model",
              options.host, options.port)
-    uvicorn.run(build_app(engine), host=options.host, port=options.port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(build_app(engine), host=options.host, port=options.port,
+                                           log_level="warning"))
+    http = run_in_thread(server.run, "audiodiff-http")  # the model's calls stay on this (the main) thread
+    try:
+        runner.serve_until(stopped=lambda: not http.is_alive())
+    finally:
+        server.should_exit = True
+        http.join(timeout=10)

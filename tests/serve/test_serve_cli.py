@@ -39,8 +39,16 @@ def test_warns_without_authentication_off_loopback(engine, monkeypatch, caplog, 
     from audiodiff.serve import server
 
     calls = []
-    monkeypatch.setattr(server, "build_engine", lambda options: engine)
-    monkeypatch.setattr(server.uvicorn, "run", lambda app, host, port, **kwargs: calls.append((host, port)))
+
+    class RecordingServer:  # uvicorn.Server that records where it would listen and returns at once
+        def __init__(self, config):
+            self.config, self.should_exit = config, False
+
+        def run(self):
+            calls.append((self.config.host, self.config.port))
+
+    monkeypatch.setattr(server, "build_engine", lambda options, call=None: engine)
+    monkeypatch.setattr(server.uvicorn, "Server", RecordingServer)
     with caplog.at_level(logging.WARNING, logger="audiodiff.serve.server"):
         server.serve(server.ServeOptions(host=host, port=8123))
     assert calls == [(host, 8123)]
