@@ -71,16 +71,23 @@ def vae_round_trip(pipe: AudioDiffusionPipeline, log_mel: torch.Tensor) -> torch
 
 
 @torch.no_grad()
-def resynthesise(pipe: AudioDiffusionPipeline, system: System, audio: torch.Tensor) -> torch.Tensor:
-    """``audio: (samples,)`` float32 at the pipeline's rate, ``samples`` a multiple of ``hop_length`` ->
-    the system's copy synthesis, ``(samples,)`` float32."""
-    if system.vocoder is None:
-        return audio
+def copy_syntheses(pipe: AudioDiffusionPipeline, systems: list[System], audio: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every system's copy synthesis of one clip: name -> ``(samples,)`` float32.
+
+    ``audio: (samples,)`` float32 at the pipeline's rate, ``samples`` a multiple of ``hop_length``.  The clip's
+    log-mel and its VAE round trip are computed once and shared by the systems that need them.
+    """
     log_mel = pipe.mel(audio[None].float())
-    if system.through_vae:
-        log_mel = vae_round_trip(pipe, log_mel)
-    waveform = system.vocoder(log_mel.to(system.vocoder.dtype)).float()[0]
-    out = torch.zeros_like(audio)
-    length = min(out.numel(), waveform.numel())
-    out[:length] = waveform[:length]
+    vae_mel = vae_round_trip(pipe, log_mel) if any(s.through_vae for s in systems) else None
+    out: dict[str, torch.Tensor] = {}
+    for system in systems:
+        if system.vocoder is None:
+            out[system.name] = audio
+            continue
+        mel = vae_mel if system.through_vae else log_mel
+        waveform = system.vocoder(mel.to(system.vocoder.dtype)).float()[0]
+        resynthesis = torch.zeros_like(audio)
+        length = min(resynthesis.numel(), waveform.numel())
+        resynthesis[:length] = waveform[:length]
+        out[system.name] = resynthesis
     return out

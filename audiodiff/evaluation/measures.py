@@ -117,7 +117,14 @@ def pitch_measures(ref: np.ndarray, deg: np.ndarray, sample_rate: int,
     ``p > voiced_threshold``, the reference's voicing is the truth for F1 (CARGAN, section 5.1).
     F1 is NaN when neither signal has a voiced frame.
     """
-    p_ref, p_deg = crepe_periodicity(ref, sample_rate, settings), crepe_periodicity(deg, sample_rate, settings)
+    return periodicity_scores(crepe_periodicity(ref, sample_rate, settings), crepe_periodicity(deg, sample_rate, settings),
+                              settings)
+
+
+def periodicity_scores(p_ref: torch.Tensor, p_deg: torch.Tensor,
+                       settings: PitchSettings = PitchSettings()) -> dict[str, float]:
+    """:func:`pitch_measures` from the two signals' :func:`crepe_periodicity` ``(frames,)`` (so a reference's
+    periodicity, the costly part, is computed once for all the signals scored against it)."""
     frames = min(p_ref.numel(), p_deg.numel())
     p_ref, p_deg = p_ref[:frames], p_deg[:frames]
     rmse = float(torch.sqrt(torch.mean((p_ref - p_deg) ** 2)))

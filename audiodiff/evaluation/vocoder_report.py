@@ -33,7 +33,7 @@ from ..errors import InvalidArgumentError
 from ..pipeline import AudioDiffusionPipeline
 from ..training.metrics import mel_l1_distance
 from . import measures
-from .copy_synthesis import REAL, System, build_systems, resynthesise
+from .copy_synthesis import REAL, System, build_systems, copy_syntheses
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +119,11 @@ def score_clip(pipe: AudioDiffusionPipeline, systems: list[System], audio: torch
     """Every system's scores on one clip ``(samples,)`` (a multiple of ``hop_length``): system -> column -> value."""
     sample_rate = pipe.sample_rate
     ref = audio.numpy()
+    p_ref = measures.crepe_periodicity(ref, sample_rate, config.pitch) if "pitched" in kinds else None
+    syntheses = copy_syntheses(pipe, systems, audio)
     scores: dict[str, dict[str, float | None]] = {}
     for system in systems:
-        out = resynthesise(pipe, system, audio)
+        out = syntheses[system.name]
         deg = out.numpy()
         row: dict[str, float | None] = {
             "visqol": measures.visqol_audio(ref, deg, sample_rate),
@@ -130,8 +132,9 @@ def score_clip(pipe: AudioDiffusionPipeline, systems: list[System], audio: torch
         }
         if "speech" in kinds:
             row["pesq_wb"] = measures.pesq_wideband(ref, deg, sample_rate)
-        if "pitched" in kinds:
-            row.update(measures.pitch_measures(ref, deg, sample_rate, config.pitch))
+        if p_ref is not None:
+            p_deg = p_ref if system.name == REAL else measures.crepe_periodicity(deg, sample_rate, config.pitch)
+            row.update(measures.periodicity_scores(p_ref, p_deg, config.pitch))
         if system.name == REAL and "speech" in kinds and config.seeds > 0:
             row["dnsmos_ovrl"] = measures.dnsmos(ref, sample_rate)["ovrl"]
         scores[system.name] = row

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from audiodiff import AudioDiffusionPipeline
 from audiodiff.audio import load_audio
 from audiodiff.data import read_dataset
-from audiodiff.models.vae import decode_latents, encode_mel
+from audiodiff.evaluation.copy_synthesis import vae_round_trip
 
 log = logging.getLogger("opensfx.vae_report")
 
@@ -40,14 +40,6 @@ def pool_baseline(log_mel: torch.Tensor) -> torch.Tensor:
     return F.interpolate(pooled, scale_factor=2, mode="nearest")[0, 0, :n_mels, :frames]
 
 
-@torch.no_grad()
-def reconstruct(pipe: AudioDiffusionPipeline, log_mel: torch.Tensor) -> torch.Tensor:
-    """The VAE round trip of a natural-log mel ``(n_mels, frames)``, same shape."""
-    latents = encode_mel(pipe.vae, pipe.mel.normalize(log_mel)[None], layout=pipe.mel.config.image_layout)
-    decoded = decode_latents(pipe.vae, latents, log_mel.shape[-1], pipe.mel.config.image_layout)[0]
-    return pipe.mel.denormalize(decoded)
-
-
 def report(model: Path, data: Path, limit: int | None = None) -> dict[str, float]:
     """Mean log-mel L1 of ``vae``, ``clip_mean`` and ``pool_2x2`` over the validation clips of ``data``."""
     pipe = AudioDiffusionPipeline.from_pretrained(model, text_encoder=None, tokenizer=None)
@@ -57,8 +49,8 @@ def report(model: Path, data: Path, limit: int | None = None) -> dict[str, float
         audio = torch.from_numpy(load_audio(clip.path, pipe.mel.config.sample_rate))
         with torch.no_grad():
             log_mel = pipe.mel(audio[None])[0]
-        guesses = {"vae": reconstruct(pipe, log_mel), "clip_mean": torch.full_like(log_mel, float(log_mel.mean())),
-                   "pool_2x2": pool_baseline(log_mel)}
+        guesses = {"vae": vae_round_trip(pipe, log_mel[None])[0],
+                   "clip_mean": torch.full_like(log_mel, float(log_mel.mean())), "pool_2x2": pool_baseline(log_mel)}
         for name, guess in guesses.items():
             totals[name] += float((guess - log_mel).abs().mean())
     return {name: total / len(clips) for name, total in totals.items()} | {"clips": len(clips)}

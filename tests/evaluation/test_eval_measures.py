@@ -56,6 +56,8 @@ def test_pitch_measures(signals):
     noise = np.random.default_rng(2).standard_normal(signals["ref"].size).astype(np.float32) * 0.2
     against_noise = measures.pitch_measures(signals["ref"], noise, SAMPLE_RATE)
     assert against_noise["periodicity_rmse"] > 0.2 and against_noise["vuv_f1"] < 0.5
+    p_ref = measures.crepe_periodicity(signals["ref"], SAMPLE_RATE)
+    assert measures.periodicity_scores(p_ref, measures.crepe_periodicity(noise, SAMPLE_RATE)) == against_noise
     silent = np.zeros_like(signals["ref"])
     assert math.isnan(measures.pitch_measures(silent, silent, SAMPLE_RATE)["vuv_f1"])
 
