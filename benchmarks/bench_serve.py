@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+from audiodiff.serve.launch import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parent.parent
 PROMPT = "a dog barking"
@@ -53,18 +54,20 @@ def main() -> None:
     result: dict[str, object] = {"model": str(args.model), "duration_s": args.duration, "cpu_count": os.cpu_count(),
                                  "python": platform.python_version(), "load_average_start": os.getloadavg(),
                                  "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     began = time.monotonic()
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "audiodiff.cli", "serve", "--model", str(args.model), "--port", str(port),
-             "--max-clips", str(max(4, args.batch))],
-            cwd=REPO, env=dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False"),
-            stdout=log, stderr=subprocess.STDOUT,
-        )
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "server.log"
+        with open(log, "w") as log_file:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "audiodiff.cli", "serve", "--model", str(args.model), "--port", str(port),
+                 "--max-clips", str(max(4, args.batch))],
+                cwd=REPO, env=dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False"),
+                stdout=log_file, stderr=subprocess.STDOUT,
+            )
         try:
-            _wait_until_up(url, server, log)
+            wait_until_up(url, server, log, timeout=300.0, poll_seconds=0.25)
             result["startup_s"] = round(time.monotonic() - began, 2)
             process = psutil.Process(server.pid)
             clip = {"prompt": PROMPT, "duration": args.duration}
@@ -114,27 +117,6 @@ def _cold_generate(model: Path, duration: float) -> float:
                         "--duration", str(duration), "-o", str(Path(folder) / "cold.wav")],
                        cwd=REPO, env=dict(os.environ, HF_HUB_OFFLINE="1"), check=True, capture_output=True)
         return time.monotonic() - began
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_up(url: str, server: subprocess.Popen, log, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"audiodiff serve exited:\n{log.read().decode(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/api/limits", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"audiodiff serve did not answer within {timeout:.0f} s")
 
 
 if __name__ == "__main__":

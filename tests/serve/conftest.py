@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from audiodiff.serve.launch import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -65,12 +65,6 @@ def page(tmp_path):
             context.close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class Server:
     url: str
@@ -82,7 +76,7 @@ class Server:
 def server(tiny_pipeline_dir, tmp_path_factory) -> Iterator[Server]:
     """``audiodiff serve`` on the tiny model in its own process on 127.0.0.1 (queue size 2, clips of at most 4 s)."""
     require("gradio")
-    httpx = require("httpx")
+    require("httpx")
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
@@ -94,7 +88,7 @@ def server(tiny_pipeline_dir, tmp_path_factory) -> Iterator[Server]:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(httpx, url, process, log)
+        wait_until_up(url, process, log)
         yield Server(url, process, log)
     finally:
         process.terminate()
@@ -104,16 +98,3 @@ def server(tiny_pipeline_dir, tmp_path_factory) -> Iterator[Server]:
             process.kill()
             process.wait()
 
-
-def _wait_until_up(httpx, url: str, process: subprocess.Popen, log: Path, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"audiodiff serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/api/limits", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"audiodiff serve did not answer within {timeout:.0f} s:\n{log.read_text()}")
