@@ -16,6 +16,7 @@ _LAZY = {
     "GriffinLimVocoder": "audiodiff.models.griffin_lim",
     "HifiGanVocoder": "audiodiff.models.vocoder",
     "MelSpectrogram": "audiodiff.mel",
+    "VocosVocoder": "audiodiff.models.vocos",
 }
 __all__ = sorted(_LAZY)
 

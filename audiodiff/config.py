@@ -115,6 +115,19 @@ VOCODER_PRESETS: dict[str, VocoderConfig] = {
 
 
 @dataclass(frozen=True)
+class VocosConfig:
+    """Vocos generator (Siuzdak 2024, "Vocos", sec. 3-4): a ConvNeXt backbone at the mel frame rate and an
+    inverse-STFT head of ``n_fft`` samples (Vocos: 4 x hop) at the audio ``hop_length``.  The paper's base size
+    is ``dim`` 512, ``intermediate_dim`` 1536, 8 layers; the default here is narrower for CPU training."""
+
+    n_fft: int = 640
+    dim: int = 384
+    intermediate_dim: int = 1152
+    num_layers: int = 8
+    kernel_size: int = 7
+
+
+@dataclass(frozen=True)
 class TextEncoderConfig:
     """Which text encoder conditions the U-Net.
 
@@ -158,6 +171,7 @@ class ModelConfig:
     vae: VAEConfig = field(default_factory=VAEConfig)
     unet: UNetConfig = field(default_factory=UNetConfig)
     vocoder: VocoderConfig = field(default_factory=VocoderConfig)
+    vocos: VocosConfig | None = None  # when set, the vocoder is a Vocos generator instead of ``vocoder``'s HiFi-GAN
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     max_duration: float = 10.0

@@ -8,12 +8,15 @@ from .models.text_encoder import DEFAULT_TEXT_ENCODER, embedding_size, load_text
 from .models.unet import build_unet
 from .models.vae import build_vae
 from .models.vocoder import HifiGanVocoder
+from .models.vocos import VocosVocoder
 from .pipeline import AudioDiffusionPipeline
 from .schedulers import build_scheduler
 
 
 def build_pipeline(config: ModelConfig) -> AudioDiffusionPipeline:
     """A pipeline with fresh VAE, U-Net and vocoder weights and the configured text encoder.
+
+    The vocoder is a HiFi-GAN (``config.vocoder``), or a Vocos generator when ``config.vocos`` is set.
 
     A pretrained text encoder is loaded as is (it stays frozen in training); with
     ``text_encoder.random_config`` a random one is built.  The packaged MiniLM is
@@ -37,7 +40,11 @@ def build_pipeline(config: ModelConfig) -> AudioDiffusionPipeline:
         tokenizer=tokenizer,
         unet=unet,
         scheduler=build_scheduler(config.scheduler),
-        vocoder=HifiGanVocoder.from_configs(config.vocoder, config.audio),
+        vocoder=(
+            VocosVocoder.from_configs(config.vocos, config.audio)
+            if config.vocos is not None
+            else HifiGanVocoder.from_configs(config.vocoder, config.audio)
+        ),
         mel=MelSpectrogram.from_audio_config(config.audio),
         text_encoder_source=source,
         max_duration=config.max_duration,

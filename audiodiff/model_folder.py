@@ -30,7 +30,11 @@ TEXT_COMPONENTS = ("text_encoder", "tokenizer")
 KNOWN_CLASSES = {
     "vae": {("diffusers", "AutoencoderKL")},
     "unet": {("diffusers", "UNet2DConditionModel")},
-    "vocoder": {("audiodiff.models.vocoder", "HifiGanVocoder"), ("audiodiff.models.griffin_lim", "GriffinLimVocoder")},
+    "vocoder": {
+        ("audiodiff.models.vocoder", "HifiGanVocoder"),
+        ("audiodiff.models.vocos", "VocosVocoder"),
+        ("audiodiff.models.griffin_lim", "GriffinLimVocoder"),
+    },
     "mel": {("audiodiff.mel", "MelSpectrogram")},
 }
 WEIGHTED_COMPONENTS = ("vae", "unet", "vocoder", "mel", "text_encoder")

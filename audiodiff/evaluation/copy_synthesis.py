@@ -18,6 +18,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from ..models import vae as vaes
 from ..models.griffin_lim import GriffinLimVocoder
 from ..models.vocoder import HifiGanVocoder
+from ..models.vocos import VocosVocoder
 from ..pipeline import AudioDiffusionPipeline
 
 REAL = "real"
@@ -34,9 +35,11 @@ class System:
 
 
 def vocoder_kind(vocoder: ModelMixin) -> str:
-    """``"hifigan"``, ``"griffin-lim"`` or the class name, for table headings."""
+    """``"hifigan"``, ``"vocos"``, ``"griffin-lim"`` or the class name, for table headings."""
     if isinstance(vocoder, HifiGanVocoder):
         return "hifigan"
+    if isinstance(vocoder, VocosVocoder):
+        return "vocos"
     if isinstance(vocoder, GriffinLimVocoder):
         return "griffin-lim"
     return type(vocoder).__name__

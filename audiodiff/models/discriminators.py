@@ -1,7 +1,8 @@
-"""HiFi-GAN's discriminators: multi-period (MPD) and multi-scale (MSD).
+"""HiFi-GAN's discriminators, multi-period (MPD) and multi-scale (MSD), and the multi-resolution one (MRD).
 
 Kong, Kim & Bae 2020, "HiFi-GAN", section 2.2 and figure 2; the MSD is MelGAN's
-(Kumar et al. 2019, section 2.2).  Each sub-discriminator returns its logits
+(Kumar et al. 2019, section 2.2); the MRD is UnivNet's (Jang et al. 2021, section 2.3), which
+Vocos trains with (Siuzdak 2024, section 4).  Each sub-discriminator returns its logits
 ``(batch, positions)`` and its feature maps (every layer's output, the logits
 included) for the feature-matching loss.  Widths scale with one ``channels``
 argument so tests can build a tiny one; the defaults are the paper's.
@@ -120,3 +121,51 @@ class MultiScaleDiscriminator(nn.Module):
             logits.append(scale_logits)
             features.append(scale_features)
         return logits, features
+
+
+class ResolutionDiscriminator(nn.Module):
+    """UnivNet's resolution discriminator: 2-D convolutions over one linear STFT magnitude ``(batch, 1, frames, bins)``.
+
+    Kernels ``(3, 9)`` (time, frequency), the middle three strided by 2 along frequency, then ``(3, 3)``; every
+    layer ``channels`` wide (UnivNet: 32), weight normalised.
+    """
+
+    def __init__(self, n_fft: int, hop_length: int, win_length: int, channels: int = 32):
+        super().__init__()
+        self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
+        self.register_buffer("window", torch.hann_window(win_length), persistent=False)
+        self.convs = nn.ModuleList(
+            [weight_norm(nn.Conv2d(1, channels, (3, 9), padding=(1, 4)))]
+            + [weight_norm(nn.Conv2d(channels, channels, (3, 9), (1, 2), padding=(1, 4))) for _ in range(3)]
+            + [weight_norm(nn.Conv2d(channels, channels, (3, 3), padding=(1, 1)))]
+        )
+        self.conv_post = weight_norm(nn.Conv2d(channels, 1, (3, 3), padding=(1, 1)))
+
+    def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``audio: (batch, samples)`` -> logits ``(batch, positions)`` and 6 feature maps."""
+        spectrum = torch.stft(
+            audio.float(), self.n_fft, self.hop_length, self.win_length, self.window, center=True, return_complex=True
+        )
+        magnitude = spectrum.abs().transpose(1, 2).unsqueeze(1).to(audio.dtype)  # (batch, 1, frames, bins)
+        return conv_stack(self.convs, self.conv_post, magnitude)
+
+
+class MultiResolutionDiscriminator(nn.Module):
+    """One :class:`ResolutionDiscriminator` per STFT ``(n_fft, hop_length, win_length)`` in samples.
+
+    The default resolutions are Vocos' (512/128/512, 1024/256/1024, 2048/512/2048; Siuzdak 2024, sec. 4): hops
+    2.5-4x UnivNet's, so about a third of the positions and of the cost, which matters on a CPU.
+    """
+
+    def __init__(
+        self,
+        resolutions: tuple[tuple[int, int, int], ...] = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048)),
+        channels: int = 32,
+    ):
+        super().__init__()
+        self.discriminators = nn.ModuleList(ResolutionDiscriminator(*r, channels=channels) for r in resolutions)
+
+    def forward(self, audio: torch.Tensor) -> tuple[Logits, FeatureMaps]:
+        """``audio: (batch, samples)`` in [-1, 1] -> per-resolution logits and feature maps."""
+        outputs = [d(audio) for d in self.discriminators]
+        return [logits for logits, _ in outputs], [features for _, features in outputs]

@@ -28,6 +28,8 @@ class VocoderTrainConfig:
     lr_decay_steps: int = 1000  # optimiser steps per "epoch" of lr_decay
     adversarial_start: int = 0  # steps of generator-only pre-training (mel + MR-STFT) before the GAN terms join
     stft_weight: float = 0.0  # weight of the multi-resolution STFT loss (Yamamoto et al. 2020, eq. 6); 0: off
+    discriminators: tuple[str, ...] = ("mpd", "msd")  # any of mpd, msd, mrd (UnivNet's multi-resolution; Vocos: mpd, mrd)
+    mrd_channels: int = 32  # multi-resolution discriminator width (UnivNet: 32)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ..config import load_config
 from ..data import AudioCaptionDataset, LatentDataset, TextStateCache, collate, read_dataset, split_clips
 from ..errors import IncompatibleModelError, InvalidArgumentError, TextEncoderNotFoundError
 from ..models.vocoder import HifiGanVocoder
+from ..models.vocos import VocosVocoder
 from ..pipeline import AudioDiffusionPipeline
 from .config import TrainConfig
 from .loop import make_accelerator, run_training
@@ -89,11 +90,11 @@ def run_job(job: TrainJob) -> Path:
     pipeline = _load_pipeline(job)
     if job.init_from is not None:
         init_component(pipeline, STAGE_COMPONENTS[job.stage], job.init_from)
-    if job.stage == "vocoder" and not isinstance(pipeline.vocoder, HifiGanVocoder):
+    if job.stage == "vocoder" and not isinstance(pipeline.vocoder, (HifiGanVocoder, VocosVocoder)):
         raise InvalidArgumentError(
             f"The vocoder of {job.model} is a {type(pipeline.vocoder).__name__}, which has no weights to train; "
-            "start the vocoder stage from a pipeline with a HiFi-GAN vocoder (`audiodiff init-model`, or a run "
-            "folder's model)."
+            "start the vocoder stage from a pipeline with a HiFi-GAN or Vocos vocoder (`audiodiff init-model`, or a "
+            "run folder's model)."
         )
     train_set, validation_set, collate_fn = _datasets(job, config, pipeline)
     builder = _stage_builder(job, config, pipeline, validation_set)
@@ -200,16 +201,14 @@ def _stage_builder(job: TrainJob, config: TrainConfig, pipeline: AudioDiffusionP
 
         return lambda accelerator: VAEStage(config, accelerator, pipeline, validation)
     if job.stage == "vocoder":
-        from ..models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
-        from .vocoder import VocoderStage
+        from .vocoder import VocoderStage, build_discriminators
 
         items = [validation[i] for i in range(len(validation))] if validation is not None else []
         audio = [item["audio"][item["audio_mask"].bool()] for item in items] or None  # without the padding
         settings = config.vocoder
         return lambda accelerator: VocoderStage(
             config, accelerator, pipeline.vocoder, pipeline.mel, audio, pipeline=pipeline,
-            mpd=MultiPeriodDiscriminator(channels=settings.mpd_channels),
-            msd=MultiScaleDiscriminator(channels=settings.msd_channels), steps_per_epoch=settings.lr_decay_steps,
+            discriminators=build_discriminators(settings), steps_per_epoch=settings.lr_decay_steps,
         )
     from .diffusion import DiffusionStage
 

@@ -2,7 +2,7 @@
 
 Per step (paper sec. 2.3-2.4 and 4): take random segments of ``segment_frames * hop_length``
 samples, compute their log-mel with the pipeline's front end, synthesise them with the
-generator, update the discriminators (MPD + MSD) with the least-squares loss, then update
+generator, update the discriminators (MPD + MSD, or MPD + MRD as Vocos) with the least-squares loss, then update
 the generator with ``L_adv + feature_weight * L_fm + mel_weight * L_mel`` (sec. 2.4, weights 2 and 45).
 Both optimisers are AdamW with ``TrainConfig.adam_betas`` (paper: 0.8, 0.99) and an
 exponential LR decay of ``lr_decay`` per epoch, applied smoothly per step (see
@@ -24,11 +24,18 @@ from ..audio import write_wav
 from ..errors import IncompatibleModelError
 from ..mel import MelSpectrogram
 from ..model_folder import read_model_index
-from ..models.discriminators import FeatureMaps, Logits, MultiPeriodDiscriminator, MultiScaleDiscriminator
+from ..models.discriminators import (
+    FeatureMaps,
+    Logits,
+    MultiPeriodDiscriminator,
+    MultiResolutionDiscriminator,
+    MultiScaleDiscriminator,
+)
 from ..models.vocoder import HifiGanVocoder
+from ..models.vocos import VocosVocoder
 from ..pipeline import AudioDiffusionPipeline
 from .common import export_pipeline, frame_mask, step_generator
-from .config import TrainConfig
+from .config import TrainConfig, VocoderTrainConfig
 from .losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss, mel_l1_loss
 from .metrics import (
     DEFAULT_RESOLUTIONS,
@@ -40,6 +47,28 @@ from .metrics import (
 from .stage import TrainingStage
 
 logger = logging.getLogger(__name__)
+
+Vocoder = HifiGanVocoder | VocosVocoder  # the generators this stage trains
+
+
+def build_discriminators(settings: VocoderTrainConfig) -> dict[str, nn.Module]:
+    """The discriminators ``settings.discriminators`` names (``mpd``, ``msd``, ``mrd``) at their configured widths.
+
+    Raises:
+        ValueError: an unknown or repeated name, or none.
+    """
+    builders = {
+        "mpd": lambda: MultiPeriodDiscriminator(channels=settings.mpd_channels),
+        "msd": lambda: MultiScaleDiscriminator(channels=settings.msd_channels),
+        "mrd": lambda: MultiResolutionDiscriminator(channels=settings.mrd_channels),
+    }
+    names = settings.discriminators
+    if not names or len(set(names)) != len(names) or not set(names) <= set(builders):
+        raise ValueError(
+            f"vocoder.discriminators={list(names)}: name each of {sorted(builders)} at most once, at least one "
+            "(HiFi-GAN: [mpd, msd]; Vocos: [mpd, mrd])."
+        )
+    return {name: builders[name]() for name in names}
 
 
 def random_segments(
@@ -69,7 +98,7 @@ def random_segments(
 
 
 class VocoderStage(TrainingStage):
-    """Train a :class:`HifiGanVocoder` against a multi-period and a multi-scale discriminator.
+    """Train a :class:`HifiGanVocoder` or :class:`VocosVocoder` against HiFi-GAN-style discriminators.
 
     Args:
         config: the run's settings; ``config.vocoder`` holds ``mel_weight``, ``feature_weight``,
@@ -81,7 +110,9 @@ class VocoderStage(TrainingStage):
         validation_audio: clips ``(samples,)`` at ``mel.config.sample_rate`` Hz for :meth:`evaluate`.
         pipeline: the pipeline ``vocoder`` and ``mel`` belong to, if any; :meth:`export` then writes the
             whole pipeline folder with the trained vocoder (what ``audiodiff train vocoder`` chains on).
-        mpd, msd: discriminators; default: the paper's sizes (about 41 M and 30 M parameters).
+        discriminators: name -> discriminator (each ``(batch, samples) -> (logits, feature maps)``); default: the
+            paper's MPD and MSD (``{"mpd": ..., "msd": ...}``, about 41 M and 30 M parameters).  The names key
+            the checkpoint's weights.
         steps_per_epoch: the "epoch" of the LR decay. The paper decays by ``lr_decay`` per epoch
             (LJSpeech: about 800 steps of 16 clips); the loop counts steps, so the scheduler steps
             every optimiser step with ``gamma = lr_decay ** (1 / steps_per_epoch)`` - the same
@@ -101,13 +132,12 @@ class VocoderStage(TrainingStage):
         self,
         config: TrainConfig,
         accelerator: Accelerator,
-        vocoder: HifiGanVocoder,
+        vocoder: Vocoder,
         mel: MelSpectrogram,
         validation_audio: list[torch.Tensor] | None = None,
         *,
         pipeline: AudioDiffusionPipeline | None = None,
-        mpd: MultiPeriodDiscriminator | None = None,
-        msd: MultiScaleDiscriminator | None = None,
+        discriminators: dict[str, nn.Module] | None = None,
         steps_per_epoch: int = 1000,
         num_sample_wavs: int = 4,
         griffin_lim_iters: int = 32,
@@ -131,14 +161,17 @@ class VocoderStage(TrainingStage):
         self.pipeline_dir: Path | None = None  # set by from_pipeline: export copies that folder
         self.generator = vocoder
         self.mel = mel.eval().requires_grad_(False)
-        self.mpd = mpd if mpd is not None else MultiPeriodDiscriminator()
-        self.msd = msd if msd is not None else MultiScaleDiscriminator()
+        if discriminators is None:
+            discriminators = {"mpd": MultiPeriodDiscriminator(), "msd": MultiScaleDiscriminator()}
+        if not discriminators or "generator" in discriminators:
+            raise ValueError(f"discriminators {sorted(discriminators)}: give at least one, none named 'generator'.")
+        self.discriminators = dict(discriminators)
         betas = tuple(config.adam_betas)
         self.optimizer_g = torch.optim.AdamW(
             self.generator.parameters(), config.learning_rate, betas=betas, weight_decay=config.weight_decay
         )
         self.optimizer_d = torch.optim.AdamW(
-            [*self.mpd.parameters(), *self.msd.parameters()],
+            self._discriminator_parameters(),
             config.learning_rate,
             betas=betas,
             weight_decay=config.weight_decay,
@@ -168,7 +201,14 @@ class VocoderStage(TrainingStage):
         """
         path = Path(path)
         read_model_index(path)
-        vocoder = HifiGanVocoder.from_pretrained(path / "vocoder")
+        kind = read_model_index(path)["vocoder"][1]
+        vocoder_class = {cls.__name__: cls for cls in (HifiGanVocoder, VocosVocoder)}.get(kind)
+        if vocoder_class is None:
+            raise IncompatibleModelError(
+                f"The vocoder of {path} is a {kind}, which has no weights to train; start from a folder with a "
+                "HiFi-GAN or Vocos vocoder."
+            )
+        vocoder = vocoder_class.from_pretrained(path / "vocoder")
         mel = MelSpectrogram.from_pretrained(path / "mel")
         stage = cls(config, accelerator, vocoder, mel, validation_audio, **kwargs)
         stage.pipeline_dir = path
@@ -176,7 +216,7 @@ class VocoderStage(TrainingStage):
 
     # ------------------------------------------------------------------ what the loop checkpoints
     def modules(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator, "mpd": self.mpd, "msd": self.msd}
+        return {"generator": self.generator, **self.discriminators}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.optimizer_g, "discriminator": self.optimizer_d}
@@ -187,9 +227,12 @@ class VocoderStage(TrainingStage):
     def prepare(self) -> None:
         """Wrap models and optimisers; the schedulers stay unwrapped (one decay step per optimiser step,
         whatever the number of processes)."""
-        self.generator, self.mpd, self.msd, self.optimizer_g, self.optimizer_d = self.accelerator.prepare(
-            self.generator, self.mpd, self.msd, self.optimizer_g, self.optimizer_d
+        names = list(self.discriminators)
+        prepared = self.accelerator.prepare(
+            self.generator, *self.discriminators.values(), self.optimizer_g, self.optimizer_d
         )
+        self.generator, self.optimizer_g, self.optimizer_d = prepared[0], prepared[-2], prepared[-1]
+        self.discriminators = dict(zip(names, prepared[1:-2]))
         self.mel.to(self.accelerator.device)
 
     # ------------------------------------------------------------------ training
@@ -235,11 +278,12 @@ class VocoderStage(TrainingStage):
     def _discriminate(
         self, real: torch.Tensor, fake: torch.Tensor
     ) -> tuple[Logits, Logits, FeatureMaps, FeatureMaps]:
-        """Run both discriminators once on ``[real; fake]``; returns (real logits, fake logits,
+        """Run every discriminator once on ``[real; fake]``; returns (real logits, fake logits,
         real features, fake features), each a list over all sub-discriminators."""
         batch = real.shape[0]
         with self.accelerator.autocast():
-            outputs = [self.mpd(torch.cat([real, fake])), self.msd(torch.cat([real, fake]))]
+            both = torch.cat([real, fake])
+            outputs = [discriminator(both) for discriminator in self.discriminators.values()]
         logits = [x for disc_logits, _ in outputs for x in disc_logits]
         features = [maps for _, disc_features in outputs for maps in disc_features]
         return (
@@ -255,7 +299,7 @@ class VocoderStage(TrainingStage):
         real_logits, fake_logits, _, _ = self._discriminate(real, fake)
         loss = discriminator_loss(real_logits, fake_logits)
         self.accelerator.backward(loss)
-        self._clip([*self.mpd.parameters(), *self.msd.parameters()])
+        self._clip(self._discriminator_parameters())
         self.optimizer_d.step()
         return loss
 
@@ -307,6 +351,9 @@ class VocoderStage(TrainingStage):
         self.accelerator.backward(loss)
         self._clip(list(self.generator.parameters()))
         self.optimizer_g.step()
+
+    def _discriminator_parameters(self) -> list[torch.Tensor]:
+        return [p for discriminator in self.discriminators.values() for p in discriminator.parameters()]
 
     def _clip(self, parameters: list[torch.Tensor]) -> None:
         if self.config.max_grad_norm is not None:
@@ -423,7 +470,7 @@ class VocoderStage(TrainingStage):
         shutil.rmtree(old)
 
 
-def _check_compatible(vocoder: HifiGanVocoder, mel: MelSpectrogram) -> None:
+def _check_compatible(vocoder: Vocoder, mel: MelSpectrogram) -> None:
     ours = (vocoder.config.n_mels, vocoder.hop_length, vocoder.config.sample_rate)
     theirs = (mel.config.n_mels, mel.config.hop_length, mel.config.sample_rate)
     if ours != theirs:

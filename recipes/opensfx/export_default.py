@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from audiodiff import AudioDiffusionPipeline
+from audiodiff.evaluation.copy_synthesis import load_vocoder
 from audiodiff.models.griffin_lim import GriffinLimVocoder
-from audiodiff.models.vocoder import HifiGanVocoder
 
 log = logging.getLogger("opensfx.export")
 
@@ -44,7 +44,7 @@ def export_default(diffusion: Path, vocoder: Path | str | None, out: Path, max_b
                    dtype: torch.dtype = torch.float16) -> int:
     """Write the pipeline folder ``out`` (replaced atomically) and return its size in bytes.
 
-    ``vocoder``: a vocoder stage's exported pipeline folder (its HiFi-GAN), ``"griffin-lim"`` for a
+    ``vocoder``: a vocoder stage's exported pipeline folder (its HiFi-GAN or Vocos), ``"griffin-lim"`` for a
     :class:`~audiodiff.models.griffin_lim.GriffinLimVocoder` of the mel front end (kept in float32),
     or ``None`` for the diffusion folder's own vocoder.
 
@@ -55,7 +55,7 @@ def export_default(diffusion: Path, vocoder: Path | str | None, out: Path, max_b
     if vocoder == GRIFFIN_LIM:
         pipe.register_modules(vocoder=GriffinLimVocoder.from_mel(pipe.mel))
     elif vocoder is not None:
-        pipe.register_modules(vocoder=HifiGanVocoder.from_pretrained(Path(vocoder) / "vocoder"))
+        pipe.register_modules(vocoder=load_vocoder(vocoder))
     for name in HALF_COMPONENTS:  # a GriffinLimVocoder keeps its basis float32 through .to(dtype)
         getattr(pipe, name).to(dtype)
     out = Path(out)

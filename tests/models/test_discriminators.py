@@ -8,6 +8,7 @@ from torch.nn.utils.parametrize import is_parametrized
 
 from audiodiff.models.discriminators import (
     MultiPeriodDiscriminator,
+    MultiResolutionDiscriminator,
     MultiScaleDiscriminator,
     PeriodDiscriminator,
 )
@@ -67,8 +68,31 @@ def test_default_widths_match_the_paper():
 
 def test_gradients_reach_the_input_and_every_parameter(audio):
     audio = audio.clone().requires_grad_(True)
-    for discriminator in (MultiPeriodDiscriminator(channels=1), MultiScaleDiscriminator(channels=2)):
+    discriminators = (
+        MultiPeriodDiscriminator(channels=1), MultiScaleDiscriminator(channels=2),
+        MultiResolutionDiscriminator(((256, 32, 128),), channels=2),
+    )
+    for discriminator in discriminators:
         logits, _ = discriminator(audio)
         sum(x.mean() for x in logits).backward()
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in discriminator.parameters())
     assert audio.grad.abs().sum() > 0
+
+
+def test_mrd_one_output_per_resolution_on_the_spectrogram_grid(audio):
+    resolutions = ((256, 32, 128), (512, 64, 256))
+    logits, features = MultiResolutionDiscriminator(resolutions, channels=2)(audio)
+    assert len(logits) == len(features) == 2
+    for (n_fft, hop, _), maps in zip(resolutions, features):
+        assert len(maps) == 6  # 5 convolutions + the logits
+        assert maps[0].shape[2:] == (SAMPLES // hop + 1, n_fft // 2 + 1)  # (frames, bins) of a centred STFT
+        assert maps[-1].shape[3] == (n_fft // 2 + 1 + 7) // 8  # three stride-2 layers along frequency
+
+
+def test_mrd_sees_magnitudes_only():
+    """It sees magnitudes: a signal and its sign flip (same magnitudes) get the same logits."""
+    torch.manual_seed(0)
+    mrd = MultiResolutionDiscriminator(((256, 32, 128),), channels=2)
+    audio = torch.randn(1, SAMPLES).clamp(-1, 1)
+    assert torch.allclose(mrd(audio)[0][0], mrd(-audio)[0][0], atol=1e-5)
+    assert not torch.allclose(mrd(audio)[0][0], mrd(audio * 0.5)[0][0], atol=1e-5)

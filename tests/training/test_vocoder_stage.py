@@ -16,11 +16,16 @@ from audiodiff import AudioDiffusionPipeline
 from audiodiff.config import load_config
 from audiodiff.errors import IncompatibleModelError
 from audiodiff.mel import MelSpectrogram
-from audiodiff.models.discriminators import MultiPeriodDiscriminator, MultiScaleDiscriminator
+from audiodiff.models.discriminators import (
+    MultiPeriodDiscriminator,
+    MultiResolutionDiscriminator,
+    MultiScaleDiscriminator,
+)
 from audiodiff.models.vocoder import HifiGanVocoder
+from audiodiff.models.vocos import VocosVocoder
 from audiodiff.training.config import TrainConfig, VocoderTrainConfig
 from audiodiff.training.loop import run_training
-from audiodiff.training.vocoder import VocoderStage, random_segments
+from audiodiff.training.vocoder import VocoderStage, build_discriminators, random_segments
 
 HOP = 64
 
@@ -45,11 +50,18 @@ def tiny_vocoder() -> HifiGanVocoder:
     )  # fmt: skip
 
 
-def tiny_stage(config: TrainConfig, validation: list[torch.Tensor] | None = None, **kwargs) -> VocoderStage:
+def tiny_discriminators() -> dict[str, torch.nn.Module]:
+    return {"mpd": MultiPeriodDiscriminator(channels=1), "msd": MultiScaleDiscriminator(channels=2)}
+
+
+def tiny_stage(
+    config: TrainConfig, validation: list[torch.Tensor] | None = None, vocoder: torch.nn.Module | None = None, **kwargs
+) -> VocoderStage:
     torch.manual_seed(0)
+    vocoder = vocoder or tiny_vocoder()  # built first: the seed's draws give the generator the same weights as ever
+    kwargs.setdefault("discriminators", tiny_discriminators())
     stage = VocoderStage(
-        config, Accelerator(cpu=True), tiny_vocoder(), tiny_mel(), validation,
-        mpd=MultiPeriodDiscriminator(channels=1), msd=MultiScaleDiscriminator(channels=2), griffin_lim_iters=4,
+        config, Accelerator(cpu=True), vocoder, tiny_mel(), validation, griffin_lim_iters=4,
         **kwargs,
     )  # fmt: skip
     stage.prepare()
@@ -129,9 +141,8 @@ def test_export_reloads_identically(tmp_path):
 def test_from_pipeline_exports_a_loadable_pipeline_with_the_new_vocoder(tmp_path, tiny_pipeline_dir):
     config = TrainConfig(vocoder=VocoderTrainConfig(segment_frames=8))
     stage = VocoderStage.from_pipeline(
-        tiny_pipeline_dir, config, Accelerator(cpu=True),
-        mpd=MultiPeriodDiscriminator(channels=1), msd=MultiScaleDiscriminator(channels=2),
-    )  # fmt: skip
+        tiny_pipeline_dir, config, Accelerator(cpu=True), discriminators=tiny_discriminators()
+    )
     stage.prepare()
     stage.train_step({"audio": torch.from_numpy(tone(330.0, 0.2))[None]}, 0)  # audio_mask is optional
     stage.export(tmp_path / "model")
@@ -157,7 +168,7 @@ def _run_loop(pipeline_dir, output_dir, max_steps, resume=False):
         torch.manual_seed(0)  # the discriminators' initial weights
         return VocoderStage(
             config, accelerator, pipeline.vocoder, pipeline.mel, validation, pipeline=pipeline,
-            mpd=MultiPeriodDiscriminator(channels=1), msd=MultiScaleDiscriminator(channels=2), griffin_lim_iters=4,
+            discriminators=tiny_discriminators(), griffin_lim_iters=4,
         )  # fmt: skip
 
     run_training(factory, ToneDataset(4), config, output_dir, resume=resume)
@@ -202,16 +213,54 @@ def test_generator_pretraining_leaves_discriminators_alone_then_the_gan_starts()
                          vocoder=VocoderTrainConfig(segment_frames=20, adversarial_start=30, stft_weight=1.0))
     stage = tiny_stage(config)
     batch = tone_batch()
-    discriminators = {k: v.clone() for k, v in stage.mpd.state_dict().items()}
+    discriminators = {k: v.clone() for k, v in stage.discriminators["mpd"].state_dict().items()}
     first = stage.train_step(batch, 0)
     for step in range(1, 30):
         last = stage.train_step(batch, step)
     assert set(first) == {"loss", "loss_mel", "loss_stft", "loss_discriminator", "lr"}
     assert last["loss_mel"] < 0.8 * first["loss_mel"] and last["loss_stft"] < first["loss_stft"]
-    assert all(torch.equal(v, stage.mpd.state_dict()[k]) for k, v in discriminators.items())
+    assert all(torch.equal(v, stage.discriminators["mpd"].state_dict()[k]) for k, v in discriminators.items())
     adversarial = stage.train_step(batch, 30)
     assert {"loss_adversarial", "loss_feature", "loss_stft"} <= set(adversarial)
     assert adversarial["loss_discriminator"] > 0
-    assert any(not torch.equal(v, stage.mpd.state_dict()[k]) for k, v in discriminators.items())
+    assert any(not torch.equal(v, stage.discriminators["mpd"].state_dict()[k]) for k, v in discriminators.items())
     with pytest.raises(ValueError, match="too short for the STFT loss"):
         tiny_stage(TrainConfig(vocoder=VocoderTrainConfig(segment_frames=8, stft_weight=1.0)))
+
+
+def tiny_vocos() -> VocosVocoder:
+    return VocosVocoder(n_mels=16, hop_length=HOP, n_fft=256, dim=32, intermediate_dim=64, num_layers=2)
+
+
+def test_vocos_with_mpd_and_mrd_overfits_one_tone(tmp_path):
+    """The Vocos generator against MPD + MRD (Vocos' recipe), adversarial from the first step; 60 steps."""
+    config = TrainConfig(learning_rate=1e-3, adam_betas=(0.8, 0.99), vocoder=VocoderTrainConfig(segment_frames=16))
+    batch = tone_batch()
+    discriminators = {
+        "mpd": MultiPeriodDiscriminator(channels=1),
+        "mrd": MultiResolutionDiscriminator(((256, 32, 128), (128, 16, 64)), channels=2),
+    }
+    stage = tiny_stage(config, [batch["audio"][0]], vocoder=tiny_vocos(), discriminators=discriminators)
+    assert set(stage.modules()) == {"generator", "mpd", "mrd"}
+    before = stage.evaluate(0, tmp_path)
+    for step in range(60):
+        losses = stage.train_step(batch, step)
+        assert all(torch.isfinite(value) for value in losses.values())
+    assert {"loss_adversarial", "loss_feature"} <= set(losses)
+    after = stage.evaluate(60, tmp_path)
+    assert after["mel_l1"] < 0.7 * before["mel_l1"], (before, after)
+    stage.export(tmp_path / "vocoder")
+    reloaded = VocosVocoder.from_pretrained(tmp_path / "vocoder").eval()
+    mel = torch.randn(1, 16, 10) - 5
+    with torch.no_grad():
+        assert torch.equal(reloaded(mel), stage.accelerator.unwrap_model(stage.generator).eval()(mel))
+
+
+def test_build_discriminators_names_and_widths():
+    settings = VocoderTrainConfig(discriminators=("mpd", "mrd"), mpd_channels=1, mrd_channels=2)
+    built = build_discriminators(settings)
+    assert list(built) == ["mpd", "mrd"] and isinstance(built["mrd"], MultiResolutionDiscriminator)
+    assert built["mrd"].discriminators[0].convs[1].out_channels == 2
+    for names in [(), ("mpd", "mpd"), ("mpd", "gan")]:
+        with pytest.raises(ValueError, match="vocoder.discriminators"):
+            build_discriminators(VocoderTrainConfig(discriminators=names))
