@@ -6,9 +6,10 @@ taken over the U-Net's (guided) noise prediction; a scheduler step is affine in 
 same coefficients everywhere, so this equals averaging the windows' stepped latents (MultiDiffusion's
 closed form) and keeps one scheduler state for the whole clip.  The weights are triangles (Bartlett
 windows) normalised by their sum, so each window fades out towards its edges and a cell covered by one
-window takes that window's output unchanged.  The VAE encodes and decodes long clips window by window with
-the same blend, so no module ever sees more than one window and memory is bounded by one window's
-generation plus the whole latent, mel and waveform.
+window takes that window's output unchanged.  The VAE encodes long clips window by window with the same
+blend; decoding runs the VAE and the vocoder on one window at a time and blends the windows' waveforms with
+the same weights (in samples), which over an overlap is a linear crossfade.  No module ever sees more than one
+window, and memory is bounded by one window's generation plus the whole latent and the output waveform.
 """
 
 from __future__ import annotations
@@ -49,34 +50,59 @@ class Windows:
         position = torch.arange(n, dtype=torch.float32) + 0.5
         return torch.minimum(position, n - position)
 
+    def shares(self, start: int, scale: int = 1) -> torch.Tensor:
+        """The window at ``start``'s share ``(size * scale,)`` of the blend at each of its output cells: its
+        triangular weight over the sum of the weights of every window covering the cell (1 where it is alone).
+
+        The shares of the windows covering a cell sum to 1; over an overlap of two windows they are linear ramps.
+        """
+        weight = self.weights(scale)
+        total = torch.zeros_like(weight)
+        for other in self.starts:
+            first, end = max(start, other), min(start, other) + self.size
+            if first < end:
+                total[(first - start) * scale : (end - start) * scale] += weight[(first - other) * scale : (end - other) * scale]
+        return weight / total
+
+
+def overlap_add(
+    window_output: Callable[[int], torch.Tensor], windows: Windows, dim: int, scale: int = 1, length: int | None = None,
+) -> torch.Tensor:
+    """Blend the windows' outputs by their shares (:meth:`Windows.shares`), one window at a time.
+
+    ``window_output(start)`` is the output of the window starting at cell ``start``: ``scale`` output cells per
+    cell along ``dim``, ``size * scale`` long there, or shorter for a window that the result's end cuts
+    (``length - start * scale``).  The result is ``length`` (default ``windows.length * scale``) long along
+    ``dim`` and is the only whole-length buffer; a single window returns ``window_output(0)`` as it is.
+    """
+    if len(windows.starts) == 1:
+        return window_output(0)
+    total = None
+    for start in windows.starts:
+        piece = window_output(start).float()
+        if total is None:
+            shape = list(piece.shape)
+            shape[dim] = windows.length * scale if length is None else length
+            total = piece.new_zeros(shape)
+        cells = piece.shape[dim]
+        view = [1] * piece.dim()
+        view[dim] = -1
+        share = windows.shares(start, scale)[:cells].to(piece.device).view(view)
+        total.narrow(dim, start * scale, cells).addcmul_(piece, share)
+    return total
+
 
 def blend_windows(
     fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, windows: Windows, in_dim: int, out_dim: int,
     in_scale: int = 1, out_scale: int = 1,
 ) -> torch.Tensor:
-    """Run ``fn`` on each window of ``x`` and blend the outputs by their triangular weights.
+    """Run ``fn`` on each window of ``x`` and blend the outputs (:func:`overlap_add`).
 
     Window ``[s, s + size)`` (in window cells) is ``x``'s slice ``[s * in_scale, (s + size) * in_scale)`` along
     ``in_dim``; its output fills ``[s * out_scale, (s + size) * out_scale)`` along ``out_dim`` of the result,
-    which is ``windows.length * out_scale`` long on that axis.  One window runs at a time; a single window
-    returns ``fn(x)`` as it is.
+    which is ``windows.length * out_scale`` long on that axis.  A single window returns ``fn(x)`` as it is.
     """
     if len(windows.starts) == 1:
         return fn(x)
-    weight = windows.weights(out_scale)
-    total = None
-    norm = torch.zeros(windows.length * out_scale, device=x.device)
-    for start in windows.starts:
-        piece = fn(x.narrow(in_dim, start * in_scale, windows.size * in_scale)).float()
-        if total is None:
-            shape = list(piece.shape)
-            shape[out_dim] = windows.length * out_scale
-            total = piece.new_zeros(shape)
-        view = [1] * piece.dim()
-        view[out_dim] = -1
-        w = weight.to(piece.device).view(view)
-        total.narrow(out_dim, start * out_scale, windows.size * out_scale).add_(piece * w)
-        norm[start * out_scale : (start + windows.size) * out_scale] += weight.to(norm.device)
-    view = [1] * total.dim()
-    view[out_dim] = -1
-    return total / norm.view(view)
+    return overlap_add(lambda start: fn(x.narrow(in_dim, start * in_scale, windows.size * in_scale)), windows,
+                       out_dim, out_scale)

@@ -28,7 +28,7 @@ from .editing.inputs import audio_per_clip, check_edit_arguments, clip_duration
 from .editing.regions import AudioMask, LatentGrid, check_mask, latent_mask, mel_keep_weights
 from .editing.start import blend_known, denoising_timesteps, edit_steps, start_latents
 from .errors import IncompatibleModelError, InvalidArgumentError
-from .long_form import MAX_LONG_DURATION, OVERLAP_FRACTION, Windows, blend_windows
+from .long_form import MAX_LONG_DURATION, OVERLAP_FRACTION, Windows, blend_windows, overlap_add
 from .mel import MelSpectrogram
 from .model_folder import default_model_path, read_model_index
 from .models import text_encoder as text_encoders
@@ -204,32 +204,49 @@ class AudioDiffusionPipeline(DiffusionPipeline):
     ) -> torch.Tensor:
         """Latents ``(batch, C, h, w)`` -> waveform ``(batch, num_samples)`` float32 in [-1, 1].
 
-        Latents longer than one window (:meth:`windows`) are decoded window by window and blended
-        (:mod:`audiodiff.long_form`).  With ``known_mel`` (the input's normalised log-mel ``(batch, n_mels,
-        frames)``) and ``keep`` (``(n_mels, frames)`` weights in [0, 1],
-        :func:`~audiodiff.editing.regions.mel_keep_weights`) the decoded mel is ``keep * known_mel + (1 - keep) *
-        decoded`` (inpainting's overlay), and a clip that would peak above 1 has first its generated part
-        (``1 - keep``) lowered by that peak and is vocoded again.  A clip whose peak still exceeds 1 is scaled down
-        to peak 1 as a whole rather than clipped (Griffin-Lim's phase, unlike a trained vocoder's, can raise peaks
-        above the source's).
+        Latents longer than one window (:meth:`windows`) are decoded and vocoded window by window and the
+        windows' waveforms crossfaded (:func:`~audiodiff.long_form.overlap_add`), so memory beyond one window's
+        decoding is the output.  With ``known_mel`` (the input's normalised log-mel ``(batch, n_mels, frames)``)
+        and ``keep`` (``(n_mels, frames)`` weights in [0, 1], :func:`~audiodiff.editing.regions.mel_keep_weights`)
+        the decoded mel is ``keep * known_mel + (1 - keep) * decoded`` (inpainting's overlay), and a clip that
+        would peak above 1 has its generated part (``1 - keep``) lowered by that peak and is decoded and vocoded
+        again.  A clip whose peak still exceeds 1 is scaled down to peak 1 as a whole rather than clipped
+        (Griffin-Lim's phase, unlike a trained vocoder's, can raise peaks above the source's).
+        """
+        audio = self._decode_windows(latents, num_samples, known_mel, keep)
+        if keep is not None:  # too loud: lower only the generated part (log-mel - log peak), not the kept part
+            excess = _peak(audio).clamp(min=1.0).log()
+            if bool((excess > 0).any()):
+                del audio
+                audio = self._decode_windows(latents, num_samples, known_mel, keep, excess)
+        return audio / _peak(audio).clamp(min=1.0)[:, None]
+
+    def _decode_windows(
+        self, latents: torch.Tensor, num_samples: int, known_mel: torch.Tensor | None, keep: torch.Tensor | None,
+        excess: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """:meth:`latents_to_audio` before its peak limit, one window at a time: ``(batch, num_samples)`` float32.
+
+        ``excess`` ``(batch,)``: natural-log amount to lower the generated part's log-mel by.
         """
         frames = self.mel.num_frames(num_samples)
-        layout = self.mel.config.image_layout
-        normalized = blend_windows(
-            lambda window: vaes.decode_latents(self.vae, window, None, layout), latents, self.windows(latents.shape[2]),
-            in_dim=2, out_dim=-1, out_scale=vaes.downsampling_factor(self.vae),
-        )
-        normalized = normalized[..., :frames]
-        if keep is not None:
-            normalized = torch.lerp(normalized, known_mel.to(normalized), keep.to(normalized))
-        mel = self.mel.denormalize(normalized)
-        audio = self.vocoder(mel.to(self.vocoder.dtype))[:, :num_samples].float()
-        if keep is not None:  # too loud: lower only the generated part (log-mel - log peak), not the kept part
-            excess = audio.abs().amax(dim=1).clamp(min=1.0).log()
-            if bool((excess > 0).any()):
-                mel = mel - (1.0 - keep.to(mel)) * excess[:, None, None].to(mel)
-                audio = self.vocoder(mel.to(self.vocoder.dtype))[:, :num_samples].float()
-        return audio / audio.abs().amax(dim=1, keepdim=True).clamp(min=1.0)
+        factor = vaes.downsampling_factor(self.vae)
+        hop = self.mel.config.hop_length
+        windows = self.windows(latents.shape[2])
+
+        def window_audio(start: int) -> torch.Tensor:
+            first = start * factor  # the window's first mel frame
+            normalized = vaes.decode_latents(self.vae, latents.narrow(2, start, windows.size), frames - first,
+                                             self.mel.config.image_layout)
+            span = slice(first, first + normalized.shape[-1])
+            if keep is not None:
+                normalized = torch.lerp(normalized, known_mel[..., span].to(normalized), keep[:, span].to(normalized))
+            mel = self.mel.denormalize(normalized)
+            if excess is not None:
+                mel = mel - (1.0 - keep[:, span].to(mel)) * excess[:, None, None].to(mel)
+            return self.vocoder(mel.to(self.vocoder.dtype))[:, : num_samples - first * hop].float()
+
+        return overlap_add(window_audio, windows, dim=1, scale=factor * hop, length=num_samples)
 
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
         """Waveforms ``(batch, samples)`` at :attr:`sample_rate` -> the VAE's latents (posterior mode)
@@ -348,7 +365,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
                                               guidance_scale, progress, chunk_audio, strength, mask)
                 overlay = {} if mask is None else {"keep": keep, "known_mel": self.normalized_mel(chunk_audio, frames)}
                 audios.append(self.latents_to_audio(chunk_latents, num_samples, **overlay).cpu())
-        audio = torch.cat(audios)
+        audio = audios[0] if len(audios) == 1 else torch.cat(audios)  # no second copy of a single chunk
         return AudioDiffusionOutput(audios=audio.numpy() if output_type == "np" else audio, sample_rate=self.sample_rate)
 
     def text_token_limit(self) -> int:
@@ -427,6 +444,11 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             raise InvalidArgumentError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
         if output_type not in ("np", "pt"):
             raise InvalidArgumentError(f"output_type must be 'np' or 'pt', got {output_type!r}.")
+
+
+def _peak(audio: torch.Tensor) -> torch.Tensor:
+    """Largest absolute sample ``(batch,)`` of ``audio`` ``(batch, samples)``, without a copy of it."""
+    return torch.linalg.vector_norm(audio, ord=math.inf, dim=1)
 
 
 def _finite_number(value: Any) -> bool:

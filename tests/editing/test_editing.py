@@ -3,15 +3,25 @@ continuation, bandwidth extension and long clips, on the tiny random model and (
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from audiodiff.editing import AudioMask
 from audiodiff.editing.bandwidth import bandwidth_mask, measure_cutoff
+from audiodiff.editing.regions import mel_keep_weights
 from audiodiff.errors import InvalidArgumentError
 from audiodiff.generate import load_pipeline
 from audiodiff.model_folder import default_model_path
+from audiodiff.models import vae as vaes
+from audiodiff.models.griffin_lim import GriffinLimVocoder
 
 SR = 16000
 
@@ -188,21 +198,105 @@ def seam_ratio(pipe, audio: np.ndarray, boundaries: list[int]) -> float:
 def test_long_clip_has_no_seam_and_no_module_sees_more_than_a_window(tiny_pipeline):
     pipe = tiny_pipeline
     pipe.register_to_config(max_duration=2.0)  # 2 s windows keep a 30 s clip cheap on the tiny model
-    seen = {"unet": [], "vae": []}
+    seen = {"unet": [], "vae": [], "vocoder": []}
     pipe.unet.register_forward_pre_hook(lambda m, args: seen["unet"].append(args[0].shape[2]))
     pipe.vae.decoder.register_forward_pre_hook(lambda m, args: seen["vae"].append(args[0].shape[2]))
+    pipe.vocoder.register_forward_pre_hook(lambda m, args: seen["vocoder"].append(args[0].shape[-1]))
     out = pipe("rain on a roof", duration=30.0, num_inference_steps=3, generator=seeded(0)).audios[0]
     assert out.shape == (30 * SR,) and np.isfinite(out).all()
     windows = pipe.windows(pipe.latent_shape(30.0)[1])
     window_frames = pipe.latent_shape(2.0)[1]
     assert len(windows.starts) == 20 and max(seen["unet"]) == max(seen["vae"]) == window_frames
     f = 2  # tiny VAE factor: mel frames per latent frame
+    assert len(seen["vocoder"]) == 20 and max(seen["vocoder"]) == window_frames * f  # vocoded window by window
     edges = sorted({s * f for s in windows.starts[1:]} | {(s + windows.size) * f for s in windows.starts[:-1]})
     assert seam_ratio(pipe, out, edges) <= 1.0
     # control: the same windows generated apart and butted together do show their seams
     parts = [pipe("rain on a roof", duration=2.0, num_inference_steps=3, generator=seeded(k)).audios[0]
              for k in range(3)]
     assert seam_ratio(pipe, np.concatenate(parts), [200, 400]) > 2
+
+
+def whole_clip_audio(pipe, latents: torch.Tensor, num_samples: int, known_mel: torch.Tensor | None = None,
+                     keep: torch.Tensor | None = None) -> torch.Tensor:
+    """The decoding before windowed vocoding (commit 43aa01b) for a clip within one window: the whole mel decoded,
+    overlaid, vocoded, and vocoded again with the generated part lowered when too loud; peak limited to 1."""
+    normalized = vaes.decode_latents(pipe.vae, latents, None, pipe.mel.config.image_layout)
+    normalized = normalized[..., : pipe.mel.num_frames(num_samples)]
+    if keep is not None:
+        normalized = torch.lerp(normalized, known_mel.to(normalized), keep.to(normalized))
+    mel = pipe.mel.denormalize(normalized)
+    audio = pipe.vocoder(mel.to(pipe.vocoder.dtype))[:, :num_samples].float()
+    if keep is not None:
+        excess = audio.abs().amax(dim=1).clamp(min=1.0).log()
+        if bool((excess > 0).any()):
+            mel = mel - (1.0 - keep.to(mel)) * excess[:, None, None].to(mel)
+            audio = pipe.vocoder(mel.to(pipe.vocoder.dtype))[:, :num_samples].float()
+    return audio / audio.abs().amax(dim=1, keepdim=True).clamp(min=1.0)
+
+
+@torch.no_grad()
+def test_a_clip_within_one_window_decodes_as_before(tiny_pipeline):
+    """Windowed decoding and vocoding changes nothing, to the bit, for a clip that fits one window; also with
+    inpainting's overlay and its second, lowered vocoding of a clip made too loud by the kept part."""
+    pipe = tiny_pipeline
+    samples = 13_000  # not a whole number of latent frames: the mel and the waveform are cropped
+    latents = torch.randn(2, *pipe.latent_shape(samples / SR), generator=torch.Generator().manual_seed(0))
+    assert len(pipe.windows(latents.shape[2]).starts) == 1
+    np.testing.assert_array_equal(pipe.latents_to_audio(latents, samples), whole_clip_audio(pipe, latents, samples))
+    frames = pipe.mel.num_frames(samples)
+    keep = mel_keep_weights(AudioMask(start=0.3, end=0.5), pipe.latent_grid(), frames)
+    known = pipe.normalized_mel(torch.from_numpy(np.stack([varied_sound(1.0), varied_sound(1.0, 1)])), frames) + 2.0
+    pipe.register_modules(vocoder=GriffinLimVocoder.from_mel(pipe.mel))  # its peaks, unlike HiFi-GAN's tanh, pass 1
+    vocoded = []
+    hook = pipe.vocoder.register_forward_pre_hook(lambda module, args: vocoded.append(1))
+    windowed = pipe.latents_to_audio(latents, samples, known_mel=known, keep=keep)
+    hook.remove()
+    assert len(vocoded) == 2  # the kept part (log-mel + 6) made it too loud: vocoded again
+    np.testing.assert_array_equal(windowed, whole_clip_audio(pipe, latents, samples, known, keep))
+
+
+# A fresh process per run: its peak resident memory (VmHWM, reset through /proc/self/clear_refs) over the resident
+# memory before the call.  MALLOC_MMAP_THRESHOLD_ makes glibc map every block above 64 KiB on its own and unmap it
+# when freed, so the resident memory follows the live tensors (torch's CPU allocations are invisible to
+# tracemalloc) instead of what the heap kept from earlier calls; measured without it, one window read 0-4 MB.
+MEMORY_PROBE = """
+import json, sys, torch
+from pathlib import Path
+from audiodiff import AudioDiffusionPipeline
+
+def status(field):
+    return next(int(l.split()[1]) * 1024 for l in Path("/proc/self/status").read_text().splitlines()
+                if l.startswith(field + ":"))
+
+def peak(duration):
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    before = status("VmRSS")
+    pipe("rain", duration=duration, num_inference_steps=1, generator=torch.Generator().manual_seed(0))
+    return status("VmHWM") - before
+
+pipe = AudioDiffusionPipeline.from_pretrained(sys.argv[1])
+pipe.set_progress_bar_config(disable=True)
+pipe.register_to_config(max_duration=float(sys.argv[2]))
+peak(float(sys.argv[2]))  # warm-up: lazy allocations, thread pools
+print(json.dumps([peak(float(d)) for d in sys.argv[2:]]))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc/self/clear_refs")
+def test_long_clip_peak_memory_is_one_window_plus_the_output(tiny_pipeline, tiny_pipeline_dir):
+    window, seconds = 2.0, 40.0  # 27 windows of 2 s
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", HF_HUB_OFFLINE="1")
+    run = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(tiny_pipeline_dir), str(window), str(seconds)],
+                         capture_output=True, text=True, env=env, check=True)
+    one_window, long_clip = json.loads(run.stdout.strip().splitlines()[-1])
+    output = seconds * SR * 4  # float32 samples
+    # the sampler's whole-clip latents (noise, latents, the blended noise prediction, the scheduler's output) are
+    # kept on purpose: 4 of them.  Measured on 2 cores (4 runs): 1 window 5.3-5.8 MiB, 40 s 3.4-3.5 MiB above it
+    # (the output is 2.4 MiB, a latent 1.0 MiB), so the bound (6.4 MiB) leaves 3 MiB; before windowed vocoding
+    # (the whole clip's mel through the vocoder) 40 s was 91 MiB above one window.
+    latent = math.prod(tiny_pipeline.latent_shape(seconds)) * 4
+    assert long_clip - one_window <= output + 4 * latent, (one_window / 2**20, long_clip / 2**20)
 
 
 def test_long_edit_is_encoded_and_decoded_in_windows(tiny_pipeline):
