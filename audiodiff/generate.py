@@ -230,7 +230,8 @@ def run_generate(job: GenerateJob) -> list[Path]:
 
 
 def describe_model(model: Path | None, duration: float = 5.0) -> str:
-    """A human-readable summary: components with parameter counts, sample rate, latent shape for ``duration`` s."""
+    """A human-readable summary: components with parameter counts, sample rate, latent shape for ``duration`` s
+    and the window length (what one denoising window covers; longer clips are made in windows)."""
     pipe = load_pipeline(model, "cpu")
     lines = [f"model: {model or default_model_path()}"]
     for name, component in pipe.components.items():
@@ -241,7 +242,9 @@ def describe_model(model: Path | None, duration: float = 5.0) -> str:
             lines.append(f"  {name:<13} {type(component).__name__}")
     mel = pipe.mel.config
     lines.append(f"sample_rate: {mel.sample_rate} Hz, n_mels: {mel.n_mels}, hop_length: {mel.hop_length}")
-    lines.append(f"latent shape for {duration:g} s: {pipe.latent_shape(duration)}; max duration {pipe.config.max_duration:g} s")
+    lines.append(f"latent shape for {duration:g} s: {pipe.latent_shape(duration)}")
+    lines.append(f"window length {round(pipe.window_duration, 2):g} s (clips up to {MAX_LONG_DURATION:g} s with --duration, "
+                 "in overlapping windows)")
     if pipe.config.text_encoder_source:
         lines.append(f"text encoder from: {pipe.config.text_encoder_source}")
     return "\n".join(lines)

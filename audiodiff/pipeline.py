@@ -271,6 +271,12 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         padded = torch.nn.functional.pad(audio.float(), (0, frames * self.mel.config.hop_length - audio.shape[1]))
         return self.mel.normalize(self.mel(padded.to(self.mel.mel_basis.device)))
 
+    @property
+    def window_duration(self) -> float:
+        """Seconds of audio one window of :meth:`windows` covers: ``max_duration`` rounded up to whole latent frames."""
+        frames = self.latent_shape(self.config.max_duration)[1] * vaes.downsampling_factor(self.vae)
+        return frames * self.mel.config.hop_length / self.sample_rate
+
     def windows(self, latent_frames: int) -> Windows:
         """The windows a latent of ``latent_frames`` frames is processed in: one per ``max_duration``, a quarter
         shared with each neighbour; a single window when it fits in ``max_duration``."""

@@ -84,7 +84,8 @@ def test_info(model_dir):
     result = audiodiff("info", "--model", str(model_dir), "--duration", "5")
     assert result.returncode == 0, result.stderr
     for word in ("vae", "unet", "vocoder", "text_encoder", "AutoencoderKL", "UNet2DConditionModel",
-                 "HifiGanVocoder", "16000 Hz", "(4, 250, 32)", "parameters"):
+                 "HifiGanVocoder", "16000 Hz", "(4, 250, 32)", "parameters",
+                 "window length 10 s (clips up to 300 s with --duration"):
         assert word in result.stdout, word
 
 
