@@ -36,6 +36,7 @@ from .models import unet as unets
 from .models import vae as vaes
 from .models.griffin_lim import GriffinLimVocoder
 from .models.vocoder import HifiGanVocoder
+from .models.vocos import VocosVocoder
 from .prompts import GenerationRequest, expand_requests
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
 
     Components: ``vae`` (``AutoencoderKL`` on ``(batch, 1, frames, n_mels)``),
     ``text_encoder`` + ``tokenizer`` (transformers), ``unet`` (``UNet2DConditionModel``),
-    ``scheduler`` (diffusers), ``vocoder`` (:class:`HifiGanVocoder`, or :class:`GriffinLimVocoder`
-    where no trained vocoder beats Griffin-Lim yet) and ``mel``
+    ``scheduler`` (diffusers), ``vocoder`` (:class:`HifiGanVocoder` or :class:`VocosVocoder`, or
+    :class:`GriffinLimVocoder` where no trained vocoder beats Griffin-Lim yet) and ``mel``
     (:class:`MelSpectrogram`, the front end whose settings the model was trained with).
 
     Args:
@@ -86,7 +87,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         tokenizer: PreTrainedTokenizerBase,
         unet: UNet2DConditionModel,
         scheduler: SchedulerMixin,
-        vocoder: HifiGanVocoder | GriffinLimVocoder,
+        vocoder: HifiGanVocoder | VocosVocoder | GriffinLimVocoder,
         mel: MelSpectrogram,
         text_encoder_source: str | None = None,
         max_duration: float = 10.0,
