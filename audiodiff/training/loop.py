@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 MODEL_SUBDIR = "model"
 
 
-def make_accelerator(config: TrainConfig, output_dir: Path) -> Accelerator:
-    """An Accelerator with the run's precision, accumulation, seeded data order and TensorBoard when installed."""
+def make_accelerator(config: TrainConfig, output_dir: Path, cpu: bool = False) -> Accelerator:
+    """An Accelerator with the run's precision, accumulation, seeded data order and TensorBoard when installed
+    (on the CPU even where a GPU is, with ``cpu``)."""
     has_tensorboard = importlib.util.find_spec("tensorboard") is not None
     if not has_tensorboard:
         log.warning("tensorboard is not installed; training logs go to the console only (pip install tensorboard).")
@@ -52,6 +53,7 @@ def make_accelerator(config: TrainConfig, output_dir: Path) -> Accelerator:
         # process-wide singleton that refuses a change, so it is cleared (the device part is kept)
         AcceleratorState._reset_state()
     return Accelerator(
+        cpu=cpu,
         mixed_precision=mixed_precision,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         log_with="tensorboard" if has_tensorboard else None,

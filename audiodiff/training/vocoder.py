@@ -34,6 +34,7 @@ from ..models.discriminators import (
 from ..models.vocoder import HifiGanVocoder
 from ..models.vocos import VocosVocoder
 from ..pipeline import AudioDiffusionPipeline
+from .checkpoint import publish_folder
 from .common import export_pipeline, frame_mask, step_generator
 from .config import TrainConfig, VocoderTrainConfig
 from .losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss, mel_l1_loss
@@ -49,6 +50,7 @@ from .stage import TrainingStage
 logger = logging.getLogger(__name__)
 
 Vocoder = HifiGanVocoder | VocosVocoder  # the generators this stage trains
+TRAINABLE_VOCODERS: dict[str, type[Vocoder]] = {cls.__name__: cls for cls in (HifiGanVocoder, VocosVocoder)}
 
 
 def build_discriminators(settings: VocoderTrainConfig) -> dict[str, nn.Module]:
@@ -202,7 +204,7 @@ class VocoderStage(TrainingStage):
         path = Path(path)
         read_model_index(path)
         kind = read_model_index(path)["vocoder"][1]
-        vocoder_class = {cls.__name__: cls for cls in (HifiGanVocoder, VocosVocoder)}.get(kind)
+        vocoder_class = TRAINABLE_VOCODERS.get(kind)
         if vocoder_class is None:
             raise IncompatibleModelError(
                 f"The vocoder of {path} is a {kind}, which has no weights to train; start from a folder with a "
@@ -447,27 +449,35 @@ class VocoderStage(TrainingStage):
         )
 
     def export_to_pipeline(self, pipeline_dir: str | Path) -> None:
-        """Replace the ``vocoder/`` component of an existing pipeline folder with the trained generator.
-
-        The new folder is written beside the old one and swapped in by renames, so an interrupted
-        export leaves the old vocoder in place.
+        """Replace the ``vocoder/`` component of an existing pipeline folder with the trained generator
+        (:func:`replace_vocoder`, on the main process).
 
         Raises:
             ModelNotFoundError, IncompatibleModelError: not a pipeline folder, or its mel front end
                 differs from the one this vocoder was trained on.
         """
-        pipeline_dir = Path(pipeline_dir)
-        read_model_index(pipeline_dir)
-        generator = self.accelerator.unwrap_model(self.generator)
-        _check_compatible(generator, MelSpectrogram.from_pretrained(pipeline_dir / "mel"))
-        if not self.accelerator.is_main_process:
-            return
-        staging, target, old = (pipeline_dir / name for name in ("vocoder.tmp", "vocoder", "vocoder.old"))
-        shutil.rmtree(staging, ignore_errors=True)
-        self.save_vocoder(staging)
-        target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old)
+        if self.accelerator.is_main_process:
+            replace_vocoder(pipeline_dir, self.accelerator.unwrap_model(self.generator), self.config.max_shard_size)
+
+
+def replace_vocoder(pipeline_dir: str | Path, vocoder: Vocoder, max_shard_size: str) -> None:
+    """Replace the ``vocoder/`` component of the pipeline folder ``pipeline_dir`` with ``vocoder`` (safetensors
+    shards of at most ``max_shard_size``).
+
+    The new folder is written beside the old one and swapped in by renames, so an interrupted
+    replacement leaves the old vocoder in place.
+
+    Raises:
+        ModelNotFoundError, IncompatibleModelError: not a pipeline folder, or its mel front end
+            differs from the one ``vocoder`` was built for.
+    """
+    pipeline_dir = Path(pipeline_dir)
+    read_model_index(pipeline_dir)
+    _check_compatible(vocoder, MelSpectrogram.from_pretrained(pipeline_dir / "mel"))
+    staging = pipeline_dir / "vocoder.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    vocoder.save_pretrained(staging, max_shard_size=max_shard_size, safe_serialization=True)
+    publish_folder(staging, pipeline_dir / "vocoder")
 
 
 def _check_compatible(vocoder: Vocoder, mel: MelSpectrogram) -> None:
