@@ -33,8 +33,12 @@ import torch
 from diffusers import DDPMScheduler, UNet2DConditionModel
 from safetensors.torch import load, load_file, save_file
 
-from audiodiff.models.unet import text_inputs
-from audiodiff.training.diffusion_math import masked_mse, min_snr_weights, q_sample, snr, training_target
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: recipes/ holds opensfx
+
+from opensfx.burst import burst_main  # noqa: E402
+
+from audiodiff.models.unet import text_inputs  # noqa: E402
+from audiodiff.training.diffusion_math import masked_mse, min_snr_weights, q_sample, snr, training_target  # noqa: E402
 
 NUM_BUCKETS = 5  # as DiffusionStage.NUM_BUCKETS
 
@@ -213,20 +217,11 @@ def merge(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "merge":
-        parser = argparse.ArgumentParser(description="Merge the burst's two weight files into a U-Net folder.")
-        parser.add_argument("--weights", type=Path, required=True)
-        parser.add_argument("--init", type=Path, required=True)
-        parser.add_argument("--out", type=Path, required=True)
-        merge(parser.parse_args(sys.argv[2:]))
-        return
-    args = build_parser().parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    if args.device.startswith("cuda"):
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    Trainer(args).run()
+    merge_parser = argparse.ArgumentParser(description="Merge the burst's two weight files into a U-Net folder.")
+    merge_parser.add_argument("--weights", type=Path, required=True)
+    merge_parser.add_argument("--init", type=Path, required=True)
+    merge_parser.add_argument("--out", type=Path, required=True)
+    burst_main(build_parser(), lambda args: Trainer(args).run(), merge_parser, merge)
 
 
 def build_parser() -> argparse.ArgumentParser:
