@@ -1,0 +1,293 @@
+"""Train the vocoder for a fixed wall-clock budget on one GPU, from a pack of training audio (issue 19).
+
+For a short lease of a GPU machine (the device tool: ~10 minutes a call, 64 MiB carried, no audiodiff
+install; diffusers, librosa and soundfile travel as wheels: ../shared/tools/device_wheels.sh).  Reads the pack
+of :mod:`recipes.opensfx.pack_vocoder_burst`, decodes every clip once into GPU memory and trains the generator
+of ``--init`` (a VocosVocoder or HifiGanVocoder ``vocoder/`` beside its ``mel/``) with
+:meth:`audiodiff.training.vocoder.VocoderStage.train_step` itself: the same losses, discriminators and
+optimisers as ``audiodiff train vocoder``, at a GPU batch, with the discriminators at the papers' widths
+(MPD 32, MRD 32, MSD 128) unless told otherwise.  Windows of ``segment_frames * hop_length`` samples are drawn
+uniformly over every start position in the pack, so each category weighs what the pack gave it in seconds.
+
+Every ``--save-minutes`` and at the end it runs :meth:`VocoderStage.evaluate` on the pack's validation clips
+(mel L1 and MR-STFT, beside Griffin-Lim's) and writes the generator into ``--out``/vocoder (a diffusers
+component folder, shards of at most 15 MB: the device returns files of at most 16 MiB), the
+discriminators into ``discriminators.safetensors`` when that file stays under 16 MiB (narrow widths only), and
+``log.jsonl``.  ``merge`` puts the generator back into a pipeline folder on the CPU side:
+
+    python3 recipes/opensfx/train_vocoder_burst.py --pack .gpupack/vocoder --init .gpupack/vocoder/init \
+        --out $OUT/vocoder --minutes 8 --device cuda
+    python recipes/opensfx/train_vocoder_burst.py merge --weights OUTDIR --init PIPELINE --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: recipes/ holds opensfx
+
+from opensfx.burst import burst_main  # noqa: E402
+
+from audiodiff.config import load_config  # noqa: E402
+from audiodiff.mel import MelSpectrogram  # noqa: E402
+from audiodiff.training.checkpoint import publish_folder  # noqa: E402
+from audiodiff.training.config import TrainConfig  # noqa: E402
+from audiodiff.training.loop import make_accelerator  # noqa: E402
+from audiodiff.training.vocoder import (  # noqa: E402
+    TRAINABLE_VOCODERS,
+    Vocoder,
+    VocoderStage,
+    build_discriminators,
+    replace_vocoder,
+)
+
+log = logging.getLogger("train_vocoder_burst")
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "vocos.yaml"
+MAX_SHARD_SIZE = "15MB"  # under the device's 16 MiB per returned file
+MAX_FILE_BYTES = 16 * 2**20
+
+
+def decode(data: bytes, sample_rate: int) -> np.ndarray:
+    """A stored clip (OGG or FLAC bytes) as ``(samples,)`` float32 mono at ``sample_rate`` Hz."""
+    audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    if rate != sample_rate:
+        raise ValueError(f"a packed clip is at {rate} Hz, not the vocoder's {sample_rate} Hz; repack with --init.")
+    return audio.mean(axis=1)
+
+
+def read_split(folder: Path, split: str, entries: list[dict], sample_rate: int, workers: int) -> list[np.ndarray]:
+    """The clips of ``split`` (``train`` or ``validation``), decoded in ``workers`` threads, in pack order."""
+    data = memoryview((folder / f"{split}.bin").read_bytes())
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda e: decode(data[e["offset"]:e["offset"] + e["size"]], sample_rate), entries))
+
+
+class AudioPack:
+    """A pack's train clips in one flat buffer on ``device``, drawn as windows of ``window`` samples; its
+    validation clips as ``(samples,)`` CPU tensors (``validation``)."""
+
+    def __init__(self, folder: Path, sample_rate: int, window: int, device: torch.device, workers: int = 16):
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if meta["sample_rate"] != sample_rate:
+            raise SystemExit(f"{folder} holds {meta['sample_rate']} Hz audio; the vocoder's mel front end is at "
+                             f"{sample_rate} Hz: pack again with --init.")
+        train = read_split(folder, "train", meta["train"], sample_rate, workers)
+        validation = read_split(folder, "validation", meta["validation"], sample_rate, workers)
+        self.validation = [torch.from_numpy(a) for a in validation]
+        lengths = torch.tensor([len(a) for a in train])
+        self.seconds = float(lengths.sum()) / sample_rate
+        self.clips = len(train)
+        self.audio = torch.from_numpy(np.concatenate(train)).to(device)
+        self.window = window
+        self.starts = (lengths.cumsum(0) - lengths).to(device)
+        self.lengths = lengths.to(device)
+        self.positions = ((lengths - window).clamp(min=0) + 1).to(device)  # start positions per clip
+        self.cumulative = self.positions.cumsum(0)
+        self.total_positions = int(self.cumulative[-1])
+
+    def windows(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(batch_size, window)`` audio and mask, each window's start drawn uniformly over all start positions;
+        a clip shorter than a window fills its start and is zero-padded (mask 0 there)."""
+        device = self.audio.device
+        draw = torch.randint(self.total_positions, (batch_size,), device=device, generator=generator)
+        clip = torch.searchsorted(self.cumulative, draw, right=True)
+        offset = draw - (self.cumulative[clip] - self.positions[clip])
+        within = offset[:, None] + torch.arange(self.window, device=device)
+        mask = within < self.lengths[clip, None]
+        index = (self.starts[clip, None] + within).clamp(max=len(self.audio) - 1)
+        return self.audio[index] * mask, mask.float()
+
+
+def load_generator(folder: Path) -> Vocoder:
+    """The VocosVocoder or HifiGanVocoder saved in the component folder ``folder``, in float32."""
+    config_file = folder / "config.json"
+    kind = json.loads(config_file.read_text()).get("_class_name") if config_file.is_file() else None
+    if kind not in TRAINABLE_VOCODERS:
+        raise SystemExit(f"{folder} holds no trainable vocoder ({kind}); expected one of {sorted(TRAINABLE_VOCODERS)}.")
+    return TRAINABLE_VOCODERS[kind].from_pretrained(folder, torch_dtype=torch.float32)
+
+
+def load_discriminators(discriminators: dict[str, nn.Module], path: Path) -> None:
+    """Load each discriminator from ``path``: a burst's ``discriminators.safetensors`` or the ``modules.safetensors``
+    of an ``audiodiff train vocoder`` checkpoint (both key weights as ``NAME.parameter``)."""
+    state = load_file(str(path))
+    for name, module in discriminators.items():
+        weights = {key[len(name) + 1:]: value.float() for key, value in state.items() if key.startswith(f"{name}.")}
+        try:
+            module.load_state_dict(weights)
+        except RuntimeError as error:
+            raise SystemExit(f"{path} does not fit discriminator {name!r} at the widths asked for (--{name}-channels): "
+                             f"{str(error).splitlines()[0]} ...") from error
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """``--config`` with the burst's batch, learning rate, precision, segment, GAN start and discriminators."""
+    config = load_config(args.config, TrainConfig)
+    settings = config.vocoder
+    vocoder = replace(
+        settings,
+        segment_frames=args.segment_frames or settings.segment_frames,
+        adversarial_start=settings.adversarial_start if args.adversarial_start is None else args.adversarial_start,
+        discriminators=tuple(args.discriminators or settings.discriminators),
+        mpd_channels=args.mpd_channels, msd_channels=args.msd_channels, mrd_channels=args.mrd_channels,
+    )
+    return replace(config, batch_size=args.batch_size, learning_rate=args.lr or config.learning_rate,
+                   mixed_precision=args.mixed_precision, seed=args.seed, vocoder=vocoder)
+
+
+class Burst:
+    """The burst: generator from ``args.init``, audio from ``args.pack``, weights and ``log.jsonl`` into ``args.out``."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.config = train_config(args)
+        accelerator = make_accelerator(self.config, args.out, cpu=args.device == "cpu")
+        mel = MelSpectrogram.from_pretrained(args.init / "mel")
+        discriminators = build_discriminators(self.config.vocoder)
+        if args.discriminators_from is not None:
+            load_discriminators(discriminators, args.discriminators_from)
+        window = self.config.vocoder.segment_frames * mel.config.hop_length
+        self.pack = AudioPack(args.pack, mel.config.sample_rate, window, accelerator.device, args.workers)
+        self.stage = VocoderStage(self.config, accelerator, load_generator(args.init / "vocoder"), mel,
+                                  self.pack.validation, discriminators=discriminators,
+                                  steps_per_epoch=self.config.vocoder.lr_decay_steps, num_sample_wavs=args.sample_wavs)
+        self.stage.prepare()
+        self.log_path = args.out / "log.jsonl"
+
+    @property
+    def generator(self) -> Vocoder:
+        return self.stage.accelerator.unwrap_model(self.stage.generator)
+
+    def log(self, record: dict) -> None:
+        line = json.dumps(record)
+        log.info(line)
+        with self.log_path.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def save(self, step: int) -> None:
+        """The generator as a component folder ``vocoder/`` and, when under 16 MiB, ``discriminators.safetensors``."""
+        dtype = torch.float16 if self.args.half else torch.float32
+        staging = self.args.out / "vocoder.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        generator = copy.deepcopy(self.generator).cpu()
+        (generator.half() if self.args.half else generator).save_pretrained(
+            staging, max_shard_size=MAX_SHARD_SIZE, safe_serialization=True)
+        publish_folder(staging, self.args.out / "vocoder")
+        modules = {name: self.stage.accelerator.unwrap_model(m) for name, m in self.stage.discriminators.items()}
+        state = {f"{name}.{k}": v.detach().to("cpu", dtype).contiguous()
+                 for name, module in modules.items() for k, v in module.state_dict().items()}
+        size = sum(v.numel() * v.element_size() for v in state.values())
+        if size < MAX_FILE_BYTES - 2**20:
+            temporary = self.args.out / ".discriminators.tmp"
+            save_file(state, str(temporary), metadata={"step": str(step)})
+            temporary.replace(self.args.out / "discriminators.safetensors")
+
+    def evaluate_and_save(self, step: int, **record: object) -> None:
+        metrics = self.stage.evaluate(step, self.args.out / "samples")
+        self.log({"step": step, **{k: round(v, 5) for k, v in metrics.items()}, **record})
+        self.save(step)
+
+    def run(self) -> None:
+        args = self.args
+        self.log({"train_clips": self.pack.clips, "train_seconds": round(self.pack.seconds, 1),
+                  "validation_clips": len(self.pack.validation), "batch_size": args.batch_size,
+                  "segment_samples": self.pack.window, "discriminators": list(self.stage.discriminators),
+                  "widths": [args.mpd_channels, args.msd_channels, args.mrd_channels],
+                  "adversarial_start": self.config.vocoder.adversarial_start,
+                  "device": str(self.stage.accelerator.device),
+                  "mixed_precision": args.mixed_precision})
+        generator = torch.Generator(self.stage.accelerator.device).manual_seed(args.seed)
+        start = last_save = time.monotonic()
+        self.evaluate_and_save(0, seconds=0.0)
+        last_log = time.monotonic()
+        step, sums, counts = 0, {}, {}
+        while step < args.max_steps and time.monotonic() - start < args.minutes * 60:
+            audio, mask = self.pack.windows(args.batch_size, generator)
+            for key, value in self.stage.train_step({"audio": audio, "audio_mask": mask}, step).items():
+                sums[key] = sums.get(key, 0.0) + value.float()
+                counts[key] = counts.get(key, 0) + 1
+            step += 1
+            if step % args.log_every == 0:
+                now = time.monotonic()
+                record = {key: float(total) / counts[key] for key, total in sums.items()}
+                self.log({"step": step, **record, "steps_per_second": round(args.log_every / (now - last_log), 3),
+                          "seconds": round(now - start, 1)})
+                sums, counts, last_log = {}, {}, now
+                if not math.isfinite(record["loss"]):
+                    self.log({"stopped": "non-finite loss", "step": step})
+                    return
+            if time.monotonic() - last_save > args.save_minutes * 60:
+                self.evaluate_and_save(step, seconds=round(time.monotonic() - start, 1))
+                last_save = last_log = time.monotonic()
+        self.evaluate_and_save(step, seconds=round(time.monotonic() - start, 1), final=True)
+
+
+def merge(args: argparse.Namespace) -> None:
+    """The burst's ``vocoder/`` (float32 again) into a copy of the pipeline folder ``args.init`` at ``args.out``."""
+    vocoder = load_generator(args.weights / "vocoder")
+    if args.out.resolve() != args.init.resolve():
+        shutil.copytree(args.init, args.out, dirs_exist_ok=True)
+    replace_vocoder(args.out, vocoder, args.max_shard_size)
+    log.info("wrote %s with the vocoder of %s", args.out, args.weights)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The training command's arguments."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pack", type=Path, required=True, help="folder of pack_vocoder_burst.py")
+    parser.add_argument("--init", type=Path, required=True, help="folder with the generator's vocoder/ and mel/")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="vocoder stage config (losses, LR)")
+    parser.add_argument("--minutes", type=float, default=8.0, help="wall-clock budget, evaluations included")
+    parser.add_argument("--save-minutes", type=float, default=2.0)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--mixed-precision", default="bf16", choices=["bf16", "no", "auto"])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--segment-frames", type=int, default=64, help="mel frames per window (0: config's)")
+    parser.add_argument("--lr", type=float, default=None, help="default: the config's learning_rate")
+    parser.add_argument("--adversarial-start", type=int, default=None,
+                        help="generator-only steps before the GAN terms (default: the config's; 0 after pre-training)")
+    parser.add_argument("--discriminators", nargs="+", default=None, help="default: the config's (Vocos: mpd mrd)")
+    parser.add_argument("--mpd-channels", type=int, default=32, help="HiFi-GAN's width: 32")
+    parser.add_argument("--msd-channels", type=int, default=128, help="HiFi-GAN's width: 128")
+    parser.add_argument("--mrd-channels", type=int, default=32, help="UnivNet's width: 32")
+    parser.add_argument("--discriminators-from", type=Path, default=None,
+                        help="discriminators.safetensors of a burst, or modules.safetensors of a CPU checkpoint")
+    parser.add_argument("--half", action="store_true", help="write float16 weights (HiFi-GAN V1 needs it)")
+    parser.add_argument("--sample-wavs", type=int, default=0, help="validation clips written as WAV at each evaluation")
+    parser.add_argument("--workers", type=int, default=16, help="threads decoding the pack")
+    parser.add_argument("--log-every", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-steps", type=int, default=10**9, help="stop earlier than --minutes (tests)")
+    return parser
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    merge_parser = argparse.ArgumentParser(description="Put a burst's generator into a pipeline folder.")
+    merge_parser.add_argument("--weights", type=Path, required=True, help="the burst's --out")
+    merge_parser.add_argument("--init", type=Path, required=True, help="the pipeline folder to copy")
+    merge_parser.add_argument("--out", type=Path, required=True)
+    merge_parser.add_argument("--max-shard-size", default=MAX_SHARD_SIZE)
+    burst_main(build_parser(), lambda args: Burst(args).run(), merge_parser, merge)
+
+
+if __name__ == "__main__":
+    main()
