@@ -214,28 +214,29 @@ class Burst:
                   "device": str(self.stage.accelerator.device),
                   "mixed_precision": args.mixed_precision})
         generator = torch.Generator(self.stage.accelerator.device).manual_seed(args.seed)
-        start = last_save = time.monotonic()
+        start = time.monotonic()
         self.evaluate_and_save(0, seconds=0.0)
-        last_log = time.monotonic()
-        step, sums, counts = 0, {}, {}
+        last_save = clock = time.monotonic()  # clock, timed: training time and steps since the last log, no evaluation
+        step, timed, sums, counts = 0, 0, {}, {}
         while step < args.max_steps and time.monotonic() - start < args.minutes * 60:
             audio, mask = self.pack.windows(args.batch_size, generator)
             for key, value in self.stage.train_step({"audio": audio, "audio_mask": mask}, step).items():
                 sums[key] = sums.get(key, 0.0) + value.float()
                 counts[key] = counts.get(key, 0) + 1
-            step += 1
+            step, timed = step + 1, timed + 1
             if step % args.log_every == 0:
                 now = time.monotonic()
                 record = {key: float(total) / counts[key] for key, total in sums.items()}
-                self.log({"step": step, **record, "steps_per_second": round(args.log_every / (now - last_log), 3),
+                self.log({"step": step, **record, "steps_per_second": round(timed / (now - clock), 3),
                           "seconds": round(now - start, 1)})
-                sums, counts, last_log = {}, {}, now
+                sums, counts, clock, timed = {}, {}, now, 0
                 if not math.isfinite(record["loss"]):
                     self.log({"stopped": "non-finite loss", "step": step})
                     return
             if time.monotonic() - last_save > args.save_minutes * 60:
                 self.evaluate_and_save(step, seconds=round(time.monotonic() - start, 1))
-                last_save = last_log = time.monotonic()
+                last_save = clock = time.monotonic()
+                timed = 0
         self.evaluate_and_save(step, seconds=round(time.monotonic() - start, 1), final=True)
 
 
