@@ -59,8 +59,12 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 def _add_sampling_options(p: argparse.ArgumentParser, seed_help: str = "random seed (default: 0)") -> None:
     """The options every sampling command shares: steps, guidance, negative prompt, seed, scheduler, model,
     device and dtype."""
-    p.add_argument("--steps", type=int, default=25, help="sampler steps, num_inference_steps (default: 25)")
-    p.add_argument("--guidance-scale", type=float, default=3.0, help="classifier-free guidance weight (default: 3)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="sampler steps, num_inference_steps (default: the model's; 25 for the default model, 4 for "
+                        "a distilled few-step one)")
+    p.add_argument("--guidance-scale", type=float, default=None,
+                   help="classifier-free guidance weight (default: the model's; 3 for the default model, 1 for a "
+                        "distilled one, whose guidance is folded in)")
     p.add_argument("--negative-prompt", default=None, help="what to steer away from, e.g. 'low quality, noise'")
     p.add_argument("--seed", type=int, default=0, help=seed_help)
     p.add_argument("--scheduler", default=None, help="sampler: ddpm, ddim, pndm, dpmsolver++, euler, "

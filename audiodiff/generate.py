@@ -31,14 +31,16 @@ class GenerateJob:
     """Everything ``audiodiff generate`` needs; ``duration`` in seconds, ``output`` a .wav path or a folder.
 
     ``skip_existing``: leave clips whose WAV already exists (a killed batch job resumed); every clip keeps
-    its own seed, so the result is the same audio as an uninterrupted run.
+    its own seed, so the result is the same audio as an uninterrupted run.  ``num_inference_steps`` and
+    ``guidance_scale`` None: the model folder's defaults (25 and 3 for the default model, 4 and 1 for a distilled
+    few-step one).
     """
 
     prompts: list[str]
     output: Path | None = None
     duration: float = 5.0
-    num_inference_steps: int = 25
-    guidance_scale: float = 3.0
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
     negative_prompt: str | None = None
     seed: int = 0
     num_waveforms_per_prompt: int = 1
@@ -99,7 +101,7 @@ def check_job(job: GenerateJob) -> None:
                         job.num_waveforms_per_prompt), ("batch_size", job.batch_size)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise InvalidArgumentError(f"{name} must be an integer >= 1, got {value!r}.")
-    if not _finite(job.guidance_scale) or job.guidance_scale < 0:
+    if job.guidance_scale is not None and (not _finite(job.guidance_scale) or job.guidance_scale < 0):
         raise InvalidArgumentError(f"guidance_scale must be a finite number >= 0, got {job.guidance_scale!r}.")
     highest = MAX_SEED - (job.num_waveforms_per_prompt - 1)
     if not isinstance(job.seed, int) or not 0 <= job.seed <= highest:

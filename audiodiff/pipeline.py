@@ -75,6 +75,10 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             ``"pooled_projection"`` (AudioLDM's normalised CLAP embedding, read as a class embedding) or
             ``"padded_token_states"`` (prompts padded to ``max_text_length``, every position attended:
             Stable Diffusion's convention, as Auffusion); see :data:`audiodiff.models.text_encoder.TEXT_EMBEDDINGS`.
+        default_num_inference_steps: the sampler steps :meth:`__call__` runs when not told (25 for the default
+            model; a few-step distilled student stores its own, e.g. 4 with an ``LCMScheduler``).
+        default_guidance_scale: the guidance scale :meth:`__call__` uses when not told (3; 1 for a student with
+            the guidance folded in, which needs one U-Net pass a step).
     """
 
     model_cpu_offload_seq = "text_encoder->unet->vae->vocoder"
@@ -93,6 +97,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         max_duration: float = 10.0,
         max_text_length: int = 64,
         text_embedding: str = "token_states",
+        default_num_inference_steps: int = 25,
+        default_guidance_scale: float = 3.0,
     ):
         super().__init__()
         self.register_modules(
@@ -101,7 +107,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         )
         self.register_to_config(
             text_encoder_source=text_encoder_source, max_duration=max_duration, max_text_length=max_text_length,
-            text_embedding=text_embedding,
+            text_embedding=text_embedding, default_num_inference_steps=default_num_inference_steps,
+            default_guidance_scale=default_guidance_scale,
         )
         _check_components(self)
 
@@ -297,8 +304,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         prompt: str | list[str],
         negative_prompt: str | list[str] | None = None,
         duration: float | None = None,
-        num_inference_steps: int = 25,
-        guidance_scale: float = 3.0,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
         num_waveforms_per_prompt: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
@@ -323,8 +330,9 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             negative_prompt: what to steer away from; one string for all, or one per prompt.
             duration: seconds per clip, in ``(0, MAX_LONG_DURATION]`` (300); default 5 s, or the input's length
                 with ``audio`` (at least that).
-            num_inference_steps: sampler steps (>= 1).
-            guidance_scale: classifier-free guidance weight; ``<= 1`` disables guidance.
+            num_inference_steps: sampler steps (>= 1); default the folder's ``default_num_inference_steps``.
+            guidance_scale: classifier-free guidance weight; ``<= 1`` disables guidance; default the folder's
+                ``default_guidance_scale``.
             num_waveforms_per_prompt: clips per prompt.
             generator: one ``torch.Generator``, or one per output clip (``len(prompts) *
                 num_waveforms_per_prompt``, in output order).  Per-clip generators make a clip
@@ -346,6 +354,10 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             InvalidArgumentError: any argument out of range (the message names it and the fix).
         """
         check_edit_arguments(audio, strength, mask)
+        if num_inference_steps is None:
+            num_inference_steps = self.config.default_num_inference_steps
+        if guidance_scale is None:
+            guidance_scale = self.config.default_guidance_scale
         num_prompts = len(prompt) if isinstance(prompt, (list, tuple)) and prompt else 1
         inputs = None if audio is None else audio_per_clip(audio, num_prompts, num_waveforms_per_prompt)
         duration = clip_duration(duration, None if inputs is None else inputs.shape[1], self.sample_rate)

@@ -49,8 +49,8 @@ class EditJob:
     fmax: float | None = None
     seconds: float = 5.0
     cutoff: float | None = None
-    num_inference_steps: int = 25
-    guidance_scale: float = 3.0
+    num_inference_steps: int | None = None  # None: the model folder's default
+    guidance_scale: float | None = None  # None: the model folder's default
     negative_prompt: str | None = None
     seed: int = 0
     scheduler: str | None = None
