@@ -257,7 +257,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir")
     p.add_argument("--max-shard-size", default=None, help="largest safetensors shard of the export, e.g. 15MB")
     p.add_argument("--max-steps", type=int, default=None, help="override the config's max_steps")
-    p.add_argument("--cache", type=Path, default=None, help="diffusion: a folder from `audiodiff prepare`")
+    p.add_argument("--cache", type=Path, default=None, help="diffusion, distill: a folder from `audiodiff prepare`")
     p.add_argument("--validation-list", type=Path, default=None,
                    help="text file naming the validation clips, one per line (default: a seeded 3%% split)")
     p.add_argument("--init-from", type=Path, default=None, metavar="MODEL_DIR",
@@ -270,12 +270,16 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 @command("train")
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a stage: vae, vocoder or diffusion",
+    p = sub.add_parser("train", help="train a stage: vae, vocoder, diffusion, or distill (a few-step student)",
                        description="Train one stage of the model and export a pipeline folder to OUTPUT_DIR/model. "
+                                   "`train distill --model TEACHER_DIR` distils a trained model into a few-step "
+                                   "student (latent consistency distillation; the export samples with an "
+                                   "LCMScheduler in 4 steps by default). "
                                    "Runs on CPU, one GPU, or several under `accelerate launch`. See docs/training.md.")
-    p.add_argument("stage", choices=("vae", "vocoder", "diffusion"), help="what to train")
+    p.add_argument("stage", choices=("vae", "vocoder", "diffusion", "distill"), help="what to train")
     p.add_argument("--config", type=Path, default=None, help="training YAML (default: configs/train/STAGE.yaml)")
-    p.add_argument("--model", type=Path, default=None, help="pipeline folder to start from")
+    p.add_argument("--model", type=Path, default=None,
+                   help="pipeline folder to start from (distill: the teacher, whose U-Net starts the student)")
     p.add_argument("--model-config", type=Path, default=None, help="or a model YAML to start from random weights")
     _add_training_options(p)
     p.set_defaults(run=_run_train)

@@ -47,6 +47,31 @@ class DiffusionTrainConfig:
 
 
 @dataclass(frozen=True)
+class DistillTrainConfig:
+    """Few-step distillation stage: latent consistency distillation (Luo et al. 2023, "Latent Consistency
+    Models", Algorithm 1) of the teacher's guided probability-flow ODE into a student initialised from it.
+
+    ``num_ddim_timesteps`` is the solver schedule's N: the teacher's DDIM step skips
+    ``k = num_train_timesteps // N`` training timesteps (the exported LCMScheduler's ``original_inference_steps``).
+    ``guidance_scale`` is the fixed classifier-free guidance scale folded into the student (our convention,
+    ``uncond + s (cond - uncond)``, i.e. the paper's ``w + 1``); None: the teacher folder's default guidance.
+    ``ema_decay`` is the target network's fixed rate mu (paper: 0.95).  ``loss``: ``"huber"`` (pseudo-Huber,
+    ``sqrt(d^2 + c^2) - c`` with ``c = huber_c``, as diffusers' LCM script) or ``"l2"``.  The export samples with
+    ``num_inference_steps`` LCM steps and guidance 1 (one U-Net pass a step).
+    """
+
+    guidance_scale: float | None = None
+    num_ddim_timesteps: int = 50
+    ema_decay: float = 0.95
+    loss: str = "huber"
+    huber_c: float = 0.001
+    timestep_scaling: float = 10.0  # c_skip/c_out evaluated at 10 t (LCMScheduler's timestep_scaling)
+    num_inference_steps: int = 4
+    sample_prompts: tuple[str, ...] = ("a dog barking", "rain falling", "a snare drum hit", "a man speaking")
+    sample_duration: float = 5.0
+
+
+@dataclass(frozen=True)
 class FinetuneTrainConfig:
     """``audiodiff finetune`` only (:mod:`audiodiff.training.finetune`).
 
@@ -98,4 +123,5 @@ class TrainConfig:
     vae: VAETrainConfig = field(default_factory=VAETrainConfig)
     vocoder: VocoderTrainConfig = field(default_factory=VocoderTrainConfig)
     diffusion: DiffusionTrainConfig = field(default_factory=DiffusionTrainConfig)
+    distill: DistillTrainConfig = field(default_factory=DistillTrainConfig)
     finetune: FinetuneTrainConfig = field(default_factory=FinetuneTrainConfig)

@@ -50,3 +50,25 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     squared = (prediction.float() - target.float()).pow(2) * mask
     per_example = squared.sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * prediction.shape[1] * prediction.shape[3]).clamp(min=1)
     return (weights * per_example).mean()
+
+
+def predicted_start_and_noise(
+    alphas_cumprod: torch.Tensor, model_output: torch.Tensor, z_t: torch.Tensor, timesteps: torch.Tensor,
+    prediction_type: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(z0_hat, eps_hat)`` implied by the U-Net's output at ``z_t`` ``(batch, C, h, w)``, timesteps ``(batch,)``.
+
+    eps: ``z0 = (z_t - sqrt(1 - a) eps) / sqrt(a)``; v: ``z0 = sqrt(a) z_t - sqrt(1 - a) v``,
+    ``eps = sqrt(1 - a) z_t + sqrt(a) v`` (Salimans & Ho 2022, sec. 4), with ``a = alpha_bar_t``.
+
+    Raises:
+        ValueError: another prediction type.
+    """
+    alpha_bar = alphas_cumprod.to(z_t.device)[timesteps].float().view(-1, 1, 1, 1)
+    signal, noise_level = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
+    output, z_t = model_output.float(), z_t.float()
+    if prediction_type == "epsilon":
+        return (z_t - noise_level * output) / signal, output
+    if prediction_type == "v_prediction":
+        return signal * z_t - noise_level * output, noise_level * z_t + signal * output
+    raise ValueError(f"prediction_type must be 'epsilon' or 'v_prediction', got {prediction_type!r}.")

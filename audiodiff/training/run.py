@@ -2,7 +2,8 @@
 
 Each stage starts from a pipeline folder (``model``) or a fresh model built from a
 model YAML (``model_config``), and exports a whole pipeline folder to
-``output_dir/model``, so the stages chain: vae -> vocoder -> diffusion -> fine-tune.
+``output_dir/model``, so the stages chain: vae -> vocoder -> diffusion -> fine-tune, and distill makes a few-step student of a
+trained model (``model`` is the teacher).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from .stage import TrainingStage
 
 log = logging.getLogger(__name__)
 
-STAGES = ("vae", "vocoder", "diffusion")
-STAGE_COMPONENTS = {"vae": "vae", "vocoder": "vocoder", "diffusion": "unet"}
+STAGES = ("vae", "vocoder", "diffusion", "distill")
+STAGE_COMPONENTS = {"vae": "vae", "vocoder": "vocoder", "diffusion": "unet", "distill": "unet"}
+LATENT_STAGES = ("diffusion", "distill")  # stages that can train from an `audiodiff prepare` cache
 MAX_VALIDATION_CLIPS = 32
 LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 
@@ -39,11 +41,11 @@ class TrainJob:
     """One ``audiodiff train`` run.
 
     Args:
-        stage: ``vae``, ``vocoder`` or ``diffusion``.
+        stage: ``vae``, ``vocoder``, ``diffusion`` or ``distill`` (``model`` is the teacher).
         config: a TrainConfig YAML (``configs/train/STAGE.yaml``).
-        data: an audiofolder or JSONL manifest (see docs/data.md); may be None for diffusion with ``cache``.
+        data: an audiofolder or JSONL manifest (see docs/data.md); may be None for diffusion/distill with ``cache``.
         model: pipeline folder to start from; else ``model_config`` builds a random one.
-        cache: for diffusion, a folder from ``audiodiff prepare`` (text states, and latents if it has them).
+        cache: for diffusion and distill, a folder from ``audiodiff prepare`` (text states, and latents if it has them).
         lora_rank: for diffusion, train LoRA adapters of this rank instead of the full U-Net.
         max_shard_size: overrides the config's export shard size (e.g. ``"15MB"``).
         validation_list: a text file naming the validation clips, one file name per line (rows with a
@@ -106,12 +108,17 @@ def run_job(job: TrainJob) -> Path:
 def _check_job(job: TrainJob) -> None:
     if job.stage not in STAGES:
         raise InvalidArgumentError(f"Unknown stage {job.stage!r}; choose one of {', '.join(STAGES)}.")
-    if job.data is None and not (job.stage == "diffusion" and job.cache is not None):
+    if job.data is None and not (job.stage in LATENT_STAGES and job.cache is not None):
         raise InvalidArgumentError("--data DIR is required (an audiofolder or a JSONL manifest; see docs/data.md).")
+    if job.stage == "distill" and (job.model is None or job.init_from is not None):
+        raise InvalidArgumentError("train distill needs --model TEACHER_DIR (a trained pipeline folder; the student "
+                                   "starts from its U-Net) and takes no --init-from (continue a run with --resume).")
     if job.model is None and job.model_config is None:
         raise InvalidArgumentError("Give --model DIR (a pipeline folder to start from) or --model-config YAML.")
-    if (job.cache is not None or job.lora_rank is not None) and job.stage != "diffusion":
-        raise InvalidArgumentError("--cache and --lora apply to the diffusion stage only.")
+    if job.cache is not None and job.stage not in LATENT_STAGES:
+        raise InvalidArgumentError("--cache applies to the diffusion and distill stages only.")
+    if job.lora_rank is not None and job.stage != "diffusion":
+        raise InvalidArgumentError("--lora applies to the diffusion stage only.")
     if job.threads is not None and job.threads < 1:
         raise InvalidArgumentError(f"--threads must be >= 1, got {job.threads}.")
     if job.lora_rank is not None and job.lora_rank < 1:
@@ -210,9 +217,13 @@ def _stage_builder(job: TrainJob, config: TrainConfig, pipeline: AudioDiffusionP
             config, accelerator, pipeline.vocoder, pipeline.mel, audio, pipeline=pipeline,
             discriminators=build_discriminators(settings), steps_per_epoch=settings.lr_decay_steps,
         )
+    conditioner = TextStateCache(job.cache, model=job.model).lookup if job.cache is not None else None
+    if job.stage == "distill":
+        from .distill import DistillStage
+
+        return lambda accelerator: DistillStage(config, accelerator, pipeline, conditioner, validation)
     from .diffusion import DiffusionStage
 
-    conditioner = TextStateCache(job.cache, model=job.model).lookup if job.cache is not None else None
     if job.lora_rank is not None:
         add_lora(pipeline, job.lora_rank)
     return lambda accelerator: DiffusionStage(config, accelerator, pipeline, conditioner, validation,
