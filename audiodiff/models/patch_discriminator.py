@@ -1,6 +1,7 @@
 """PatchGAN discriminator for mel images (Isola et al. 2017, "pix2pix"; used by the LDM autoencoder).
 
-Input ``(batch, 1, frames, n_mels)``; output per-patch logits ``(batch, 1, frames', n_mels')``.
+Input ``(batch, 1, frames, n_mels)``; output per-patch logits ``(batch, 1, frames', n_mels')``, and on request
+the activations after each LeakyReLU (for feature matching, HiFi-GAN eq. 4).
 """
 
 from __future__ import annotations
@@ -23,5 +24,15 @@ class PatchDiscriminator(nn.Module):
         layers.append(nn.Conv2d(width, 1, 3, padding=1))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net(image)
+    def forward(self, image: torch.Tensor, return_features: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits ``(batch, 1, frames', n_mels')``; with ``return_features`` also the list of hidden activations."""
+        if not return_features:
+            return self.net(image)
+        features = []
+        x = image
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                features.append(x)
+        return x, features

@@ -8,11 +8,44 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class VAETrainConfig:
     """VAE stage: L1 on normalised log-mel + ``kl_weight`` * KL (Rombach et al. 2022, appendix G),
-    and an optional patch discriminator from ``disc_start`` steps on, weighted ``disc_weight``."""
+    and an optional patch discriminator from ``disc_start`` steps on, weighted ``disc_weight``.
+
+    ``train_encoder: false`` trains the decoder alone (and the post-quant conv): the encoder, the quant conv and
+    the latent ``scaling_factor`` stay as loaded, so a U-Net trained on these latents stays valid (as Stable
+    Diffusion's ft-MSE / ft-EMA decoders were made); there is no KL term then.
+    ``gradient_weight`` weighs the multi-scale gradient difference loss
+    (:func:`~audiodiff.training.losses.multiscale_gradient_loss`) at the average-pool ``gradient_scales``;
+    ``feature_weight`` the discriminator feature matching (HiFi-GAN eq. 4), from ``disc_start`` on.
+    ``latent_noise``: the decoder sees posterior samples plus Gaussian noise of a standard deviation drawn per
+    clip uniformly in ``[0, latent_noise]``, in the units of the scaled latents the U-Net works in (unit
+    variance; 0.1 is a tenth of their spread), so it learns to decode latents as imperfect as sampled ones.
+    """
 
     kl_weight: float = 1e-6
     disc_start: int = -1  # -1: no discriminator
     disc_weight: float = 0.5
+    train_encoder: bool = True  # False: decoder-only (encoder, quant conv and scaling_factor frozen)
+    gradient_weight: float = 0.0  # 0: plain L1 (+ KL, + adversarial)
+    gradient_scales: tuple[int, ...] = (1, 2, 4)
+    feature_weight: float = 0.0  # 0: no feature matching; > 0 needs disc_start >= 0
+    latent_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        weights = {"kl_weight": self.kl_weight, "disc_weight": self.disc_weight,
+                   "gradient_weight": self.gradient_weight, "feature_weight": self.feature_weight,
+                   "latent_noise": self.latent_noise}
+        for name, value in weights.items():
+            if not value >= 0:  # also catches NaN
+                raise ValueError(f"vae.{name}={value!r} must be >= 0.")
+        if self.disc_start < -1:
+            raise ValueError(f"vae.disc_start={self.disc_start} must be >= 0 (the step the discriminator joins) "
+                             "or -1 (no discriminator).")
+        scales = tuple(self.gradient_scales)
+        if not scales or len(set(scales)) != len(scales) or any(int(s) != s or s < 1 for s in scales):
+            raise ValueError(f"vae.gradient_scales={list(scales)} must be distinct integers >= 1, e.g. [1, 2, 4].")
+        if self.feature_weight > 0 and self.disc_start < 0:
+            raise ValueError(f"vae.feature_weight={self.feature_weight} needs the discriminator: set vae.disc_start "
+                             ">= 0, or feature_weight: 0.")
 
 
 @dataclass(frozen=True)
