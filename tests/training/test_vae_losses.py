@@ -75,3 +75,12 @@ def test_decoder_settings_read_from_yaml_values():
     assert config.vae == VAETrainConfig(kl_weight=1e-6, disc_start=10, disc_weight=0.5, train_encoder=False,
                                         gradient_weight=1.0, gradient_scales=(1, 2), feature_weight=2.0,
                                         latent_noise=0.1)
+
+
+def test_the_decoder_recipe_reads_as_decoder_only_on_whole_clips():
+    from audiodiff.config import load_config
+    from tests.conftest import REPO
+
+    config = load_config(REPO / "recipes" / "opensfx" / "configs" / "vae-decoder.yaml", TrainConfig)
+    assert not config.vae.train_encoder and config.segment_seconds == 5.12 and config.mixed_precision == "bf16"
+    assert config.vae.gradient_weight > 0 and 0 < config.vae.disc_start and config.vae.latent_noise > 0
