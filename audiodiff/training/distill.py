@@ -43,13 +43,15 @@ log = logging.getLogger(__name__)
 UNCONDITIONAL_CAPTION = ""  # what the teacher's classifier-free guidance steers away from, as in sampling
 
 
+NOISE_SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas",
+                       "prediction_type", "rescale_betas_zero_snr")
+
+
 def student_scheduler(teacher: AudioDiffusionPipeline, num_ddim_timesteps: int, timestep_scaling: float) -> LCMScheduler:
-    """``LCMScheduler`` with the teacher's noise schedule and prediction type, sampling from the
-    ``num_ddim_timesteps``-step solver schedule the student was distilled on (no clipping of ``z0_hat``)."""
-    return LCMScheduler.from_config(
-        teacher.scheduler.config, original_inference_steps=num_ddim_timesteps, timestep_scaling=timestep_scaling,
-        clip_sample=False, thresholding=False,
-    )
+    """``LCMScheduler`` with the teacher's noise schedule and prediction type (nothing else of its sampler's
+    settings), sampling from the ``num_ddim_timesteps``-step solver schedule the student was distilled on."""
+    schedule = {key: teacher.scheduler.config[key] for key in NOISE_SCHEDULE_KEYS if key in teacher.scheduler.config}
+    return LCMScheduler(**schedule, original_inference_steps=num_ddim_timesteps, timestep_scaling=timestep_scaling)
 
 
 class DistillStage(DiffusionStage):

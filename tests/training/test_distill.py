@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 import yaml
-from diffusers import LCMScheduler
+from diffusers import DDPMScheduler, LCMScheduler
 from training_helpers import ToneDataset, tiny_train_config
 
 from audiodiff import AudioDiffusionPipeline
@@ -16,6 +16,7 @@ from audiodiff.cli import build_parser, main
 from audiodiff.prompts import expand_requests
 from audiodiff.training.config import DistillTrainConfig
 from audiodiff.training.diffusion import DiffusionStage
+from audiodiff.training.diffusion_math import predicted_start_and_noise, q_sample, training_target
 from audiodiff.training.distill import DistillStage, student_scheduler
 from audiodiff.training.distill_math import boundary_scalings, solver_timesteps
 from audiodiff.training.loop import run_training
@@ -136,6 +137,28 @@ def test_boundary_condition_and_solver_schedule_match_lcm_scheduler():
     assert (c_skip[0].item(), c_out[0].item()) == (1.0, 0.0)
     scheduler.set_timesteps(50)
     assert solver_timesteps(1000, 50).flip(0).tolist() == scheduler.timesteps.tolist()
+
+
+def test_start_and_noise_invert_the_forward_process_for_eps_and_v():
+    alphas_cumprod = DDPMScheduler(beta_schedule="scaled_linear").alphas_cumprod
+    z0, noise = torch.randn(3, 4, 6, 8), torch.randn(3, 4, 6, 8)
+    timesteps = torch.tensor([0, 500, 999])
+    z_t = q_sample(alphas_cumprod, z0, noise, timesteps)
+    for prediction_type in ("epsilon", "v_prediction"):
+        output = training_target(alphas_cumprod, z0, noise, timesteps, prediction_type)
+        start, predicted_noise = predicted_start_and_noise(alphas_cumprod, output, z_t, timesteps, prediction_type)
+        assert torch.allclose(start, z0, atol=1e-3) and torch.allclose(predicted_noise, noise, atol=1e-3)
+
+
+def test_a_v_prediction_teacher_gives_a_v_prediction_student(tiny_pipeline, tmp_path):
+    tiny_pipeline.scheduler.register_to_config(prediction_type="v_prediction")
+    config = distill_config(max_steps=2)
+    stage = []
+    run_training(lambda acc: stage.append(DistillStage(config, acc, tiny_pipeline)) or stage[0], ToneDataset(4),
+                 config, tmp_path)
+    assert stage[0].prediction_type == "v_prediction"
+    exported = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
+    assert exported.scheduler.config.prediction_type == "v_prediction"
 
 
 def test_cli_help_and_distill_run_from_the_command_line(tmp_path, tiny_pipeline_dir, capsys):
