@@ -1,5 +1,7 @@
 """Assemble the shipped default model: the diffusion stage's export with the vocoder stage's vocoder, in fp16.
 
+Also the few-step student (``--diffusion`` a distill run's export, ``--out checkpoints/fast``; TRAINING.md).
+
     python recipes/opensfx/export_default.py --diffusion ~/audiodiff-runs/diffusion/model \
         --vocoder ~/audiodiff-runs/vocoder/model --out checkpoints/default
 
@@ -63,7 +65,7 @@ def export_default(diffusion: Path, vocoder: Path | str | None, out: Path, max_b
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
         pipe.save_pretrained(staging, max_shard_size="15MB")
-        _forget_source_path(staging / "model_index.json")
+        _forget_source_path(staging / "model_index.json", f"audiodiff-{out.name}")
         size = folder_bytes(staging)
         if size > max_bytes:
             raise ValueError(f"the export is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB allowed")
@@ -75,10 +77,11 @@ def export_default(diffusion: Path, vocoder: Path | str | None, out: Path, max_b
     return size
 
 
-def _forget_source_path(index: Path) -> None:
-    """diffusers records the folder a pipeline was loaded from; the shipped index should not name a run folder."""
+def _forget_source_path(index: Path, name: str) -> None:
+    """diffusers records the folder a pipeline was loaded from; the shipped index should not name a run folder
+    (``name``: ``audiodiff-default``, ``audiodiff-fast``)."""
     config = json.loads(index.read_text())
-    config["_name_or_path"] = "audiodiff-default"
+    config["_name_or_path"] = name
     index.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
