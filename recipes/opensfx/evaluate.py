@@ -60,6 +60,7 @@ class EvalSettings:
     duration: float = 5.0
     steps: int = 25
     guidance_scale: float = 3.0
+    scheduler: str | None = None  # a sampler name of `audiodiff generate --scheduler`; None: the model's own
     batch_size: int | None = None
     device: str = "auto"
     dtype: str = "auto"  # as `audiodiff generate`: bf16 on CPUs with bf16 units
@@ -102,8 +103,11 @@ def generate_clips(model: Path, prompts: list[str], settings: EvalSettings) -> t
     Prompt by prompt; clip ``k`` of each prompt uses a generator seeded with ``k``.
     """
     from audiodiff.generate import load_pipeline
+    from audiodiff.schedulers import swap_scheduler
 
     pipe = load_pipeline(model, settings.device, settings.dtype)
+    if settings.scheduler is not None:
+        pipe.scheduler = swap_scheduler(pipe.scheduler, settings.scheduler)
     generators = [torch.Generator(device=pipe.device).manual_seed(k) for _ in prompts for k in range(settings.seeds)]
     result = pipe(
         prompts, duration=settings.duration, num_inference_steps=settings.steps,
@@ -173,7 +177,8 @@ def per_prompt_markdown(summary: dict) -> str:
         f"# Judge scores: {summary['model']}",
         "",
         f"{settings['seeds']} seeds x {summary['num_prompts']} prompts, {settings['duration']:g} s, "
-        f"{settings['steps']} steps, guidance {settings['guidance_scale']:g}.",
+        f"{settings['steps']} steps ({settings.get('scheduler') or 'the model sampler'}), "
+        f"guidance {settings['guidance_scale']:g}.",
         "",
         "| | top-1 | top-5 |",
         "|---|---|---|",
@@ -279,7 +284,7 @@ def evaluate(model: Path, prompts: Path, judge_dir: Path, data: Path, out: Path,
         "model": str(model), "from_audio": str(settings.from_audio) if settings.from_audio else None,
         "judge": str(judge_dir), "prompts_file": str(prompts), "data": str(data),
         "settings": {"seeds": settings.seeds, "duration": settings.duration, "steps": settings.steps,
-                     "guidance_scale": settings.guidance_scale},
+                     "guidance_scale": settings.guidance_scale, "scheduler": settings.scheduler},
         "num_prompts": len(specs), "overall": overall_rates(per_prompt), "validation": validation,
         "unscored_prompts": unscored, "per_prompt": per_prompt,
     }
@@ -317,6 +322,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per clip")
     parser.add_argument("--guidance-scale", type=float, default=3.0)
+    parser.add_argument("--scheduler", default=None,
+                        help="sampler as `audiodiff generate --scheduler` (unipc, dpmsolver++, ...; default: the model's)")
     parser.add_argument("--batch-size", type=int, default=None, help="clips per U-Net batch (default: all)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on CPUs with bf16 units), float32 or bfloat16")
@@ -335,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     settings = EvalSettings(
         seeds=args.seeds, duration=args.duration, steps=args.steps, guidance_scale=args.guidance_scale,
-        batch_size=args.batch_size, device=args.device, dtype=args.dtype, save_audio=not args.no_audio,
+        scheduler=args.scheduler, batch_size=args.batch_size, device=args.device, dtype=args.dtype, save_audio=not args.no_audio,
         from_audio=args.from_audio,
     )
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -262,3 +263,17 @@ def test_evaluate_rejects_unknown_categories(trained, corpus, tiny_pipeline_dir,
     prompts.write_text("a dog barking\tdog_bark\n")
     with pytest.raises(JudgeError, match="'dog_bark' is not in the corpus"):
         evaluate(tiny_pipeline_dir, prompts, tmp_path / "judge", corpus, tmp_path / "out", EvalSettings(seeds=1))
+
+
+def test_generate_clips_with_another_sampler(tiny_pipeline_dir):
+    """--scheduler swaps the model's sampler for the run: the same seeds through two samplers give other
+    clips of the same length, and one sampler twice gives the same clips."""
+    from opensfx.evaluate import generate_clips  # noqa: PLC0415
+
+    base = EvalSettings(seeds=1, duration=0.5, steps=3, device="cpu", dtype="float32")
+    ddim, rate = generate_clips(tiny_pipeline_dir, ["a low hum"], replace(base, scheduler="ddim"))
+    euler, _ = generate_clips(tiny_pipeline_dir, ["a low hum"], replace(base, scheduler="euler"))
+    again, _ = generate_clips(tiny_pipeline_dir, ["a low hum"], replace(base, scheduler="ddim"))
+    assert ddim.shape == euler.shape == (1, int(0.5 * rate))
+    assert np.abs(ddim - euler).max() > 1e-4
+    np.testing.assert_array_equal(ddim, again)
