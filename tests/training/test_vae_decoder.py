@@ -95,3 +95,19 @@ def test_the_discriminator_learns_from_its_own_loss_only(tiny_pipeline):
     expected = torch.autograd.grad(loss, list(stage.discriminator.parameters()))
     for (name, _), want in zip(stage.discriminator.named_parameters(), expected):
         assert torch.allclose(grads[name], want, atol=1e-6), name
+
+
+def test_decoder_only_run_resumes_to_the_same_weights(tiny_pipeline_dir, tmp_path):
+    """Latent noise, the discriminator and its optimiser all come back exactly from a checkpoint."""
+
+    def train(output_dir, steps, resume):
+        pipeline = AudioDiffusionPipeline.from_pretrained(tiny_pipeline_dir)
+        config = tiny_train_config(max_steps=steps, checkpoint_every=3, batch_size=2, vae=DECODER_ONLY)
+        run_training(lambda acc: VAEStage(config, acc, pipeline), ToneDataset(5), config, output_dir, resume=resume)
+        return pipeline.vae.state_dict()
+
+    straight = train(tmp_path / "straight", 7, resume=False)
+    train(tmp_path / "interrupted", 4, resume=False)  # "killed" after step 4
+    resumed = train(tmp_path / "interrupted", 7, resume=True)
+    for name, value in straight.items():
+        assert torch.allclose(resumed[name], value, atol=1e-6), name
