@@ -232,8 +232,8 @@ def run_generate(job: GenerateJob) -> list[Path]:
 
 
 def describe_model(model: Path | None, duration: float = 5.0) -> str:
-    """A human-readable summary: components with parameter counts, sample rate, latent shape for ``duration`` s
-    and the window length (what one denoising window covers; longer clips are made in windows)."""
+    """A human-readable summary: components with parameter counts, sample rate, latent shape for ``duration`` s,
+    the sampling defaults (steps, scheduler, guidance) and the window length (what one denoising window covers; longer clips are made in windows)."""
     pipe = load_pipeline(model, "cpu")
     lines = [f"model: {model or default_model_path()}"]
     for name, component in pipe.components.items():
@@ -245,6 +245,8 @@ def describe_model(model: Path | None, duration: float = 5.0) -> str:
     mel = pipe.mel.config
     lines.append(f"sample_rate: {mel.sample_rate} Hz, n_mels: {mel.n_mels}, hop_length: {mel.hop_length}")
     lines.append(f"latent shape for {duration:g} s: {pipe.latent_shape(duration)}")
+    lines.append(f"sampling defaults: {pipe.config.default_num_inference_steps} steps of "
+                 f"{type(pipe.scheduler).__name__}, guidance scale {pipe.config.default_guidance_scale:g}")
     lines.append(f"window length {round(pipe.window_duration, 2):g} s (clips up to {MAX_LONG_DURATION:g} s with --duration, "
                  "in overlapping windows)")
     if pipe.config.text_encoder_source:

@@ -22,7 +22,7 @@ from audiodiff.training.distill_math import boundary_scalings, solver_timesteps
 from audiodiff.training.loop import run_training
 
 DURATION = 0.32  # seconds: the tone clips' length
-PROMPTS = ("a tone at 440 hertz", "a tone at 880 hertz")
+PROMPTS = ("a tone at 440 hertz",)
 SEEDS = (0, 1, 2)
 TEACHER_GUIDANCE = 3.0
 
@@ -83,10 +83,14 @@ def test_two_student_steps_land_closer_to_the_teachers_25_than_two_teacher_steps
     teacher_two = _distance(references, teacher, 2, TEACHER_GUIDANCE)
     untrained = AudioDiffusionPipeline.from_pretrained(teacher_dir)  # the student at step 0
     untrained.scheduler = student_scheduler(untrained, 10, 10.0)
-    assert _distance(references, untrained, 2, 1.0) > 1.2 * teacher_two  # so the test can fail
+    undistilled = _distance(references, untrained, 2, 1.0)
+    print(f"undistilled student {undistilled:.3f}")
+    assert undistilled > 1.2 * teacher_two  # so the test can fail
     _distill(teacher_dir, tmp_path, 100, learning_rate=3e-3)
     student = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
-    assert _distance(references, student, 2, 1.0) < 0.8 * teacher_two
+    distilled = _distance(references, student, 2, 1.0)
+    print(f"2-step RMS distance to the teacher's 25 steps: teacher {teacher_two:.3f}, distilled student {distilled:.3f}")
+    assert distilled < 0.8 * teacher_two
 
 
 def test_resume_after_interruption_reaches_the_same_student_and_target(tiny_pipeline_dir, tmp_path):
@@ -117,6 +121,9 @@ def test_export_samples_with_lcm_and_its_stored_few_step_defaults(tiny_pipeline_
     other = pipe("a tone at 440 hertz", duration=DURATION, generator=torch.Generator().manual_seed(4)).audios
     assert first.shape == (1, round(DURATION * 16000))
     assert (first == again).all() and not (first == other).all()  # the noise LCM injects between steps is seeded
+    calls.clear()
+    edited = pipe("a tone at 880 hertz", audio=first[0], strength=0.5, generator=torch.Generator().manual_seed(3)).audios
+    assert calls == [1, 1] and edited.shape == first.shape  # SDEdit runs the last half of the 4 LCM steps
 
 
 def test_old_folders_keep_25_guided_steps(tiny_pipeline):
