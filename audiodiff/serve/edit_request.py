@@ -19,7 +19,7 @@ from ..editing.inputs import check_edit_arguments
 from ..editing.jobs import EDIT_MODES, EditJob, edit_region
 from ..editing.regions import AudioMask, LatentGrid, check_mask
 from ..errors import InvalidArgumentError
-from .request import ServeLimits, parse_request
+from .request import ClipRequest, ServeLimits, parse_request
 
 UPLOAD = Path("upload")  # EditJob.input: a name only; edit_region reads the job's mode and region, never a file
 EDIT_FIELDS = ("mode", "strength", "start", "end", "fmin", "fmax", "seconds", "cutoff")
@@ -58,11 +58,12 @@ def upload_to_waveform(upload: tuple[int, np.ndarray] | None, sample_rate: int) 
     return resample(mono, int(rate), sample_rate)
 
 
-def plan_edit(values: Mapping[str, object], audio: np.ndarray, grid: LatentGrid, limits: ServeLimits) -> EditPlan:
+def plan_edit(values: Mapping[str, object], audio: np.ndarray, grid: LatentGrid, limits: ServeLimits,
+              defaults: ClipRequest | None = None) -> EditPlan:
     """Check an edit before any model work: ``values`` holds the generation fields of
     :func:`~audiodiff.serve.request.parse_request` (``num_clips`` excepted) plus :data:`EDIT_FIELDS` (``start``,
     ``end``, ``fmin``, ``fmax`` and ``cutoff`` may be numbers, None or text, blank text meaning none);
-    ``audio`` is the input from :func:`upload_to_waveform`.
+    ``audio`` is the input from :func:`upload_to_waveform`; missing fields take those of ``defaults``.
 
     Raises:
         InvalidArgumentError: a bad field (as :func:`parse_request`), an unknown mode, a strength outside
@@ -72,7 +73,7 @@ def plan_edit(values: Mapping[str, object], audio: np.ndarray, grid: LatentGrid,
     if edit["mode"] not in EDIT_MODES:
         raise InvalidArgumentError(f"mode must be one of {', '.join(EDIT_MODES)}, got {edit['mode']!r}.")
     base = parse_request({k: v for k, v in values.items() if k not in EDIT_FIELDS},
-                         limits)  # prompt, steps, guidance, seed, scheduler and their caps
+                         limits, defaults)  # prompt, steps, guidance, seed, scheduler and their caps
     job = EditJob(
         mode=str(edit["mode"]), input=UPLOAD, prompt=base.prompt, negative_prompt=base.negative_prompt,
         strength=_number(edit, "strength", 1.0), start=_optional_number(edit, "start"),

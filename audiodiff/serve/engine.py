@@ -23,7 +23,7 @@ from ..errors import AudiodiffError
 from ..pipeline import AudioDiffusionPipeline
 from ..schedulers import swap_scheduler
 from .edit_request import EditPlan, plan_edit, upload_to_waveform
-from .request import ClipRequest, ServeLimits, parse_request
+from .request import ClipRequest, ServeLimits, model_defaults, parse_request
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ class ClipEngine:
         pipe: a pipeline ready for inference (see :func:`audiodiff.generate.load_pipeline`); its scheduler is the
             default one, replaced per request while that request runs.
         limits: the server's caps; ``limits.queue_size`` requests may wait while one runs.  Its
-            ``max_duration`` is lowered to the model's (``self.limits`` holds the caps in force).
+            ``max_duration`` is lowered to the model's (``self.limits`` holds the caps in force).  A request's
+            missing steps and guidance are the model folder's (``self.defaults``).
         call: how a model call is made, ``call(function, *args)``; default: in the requesting thread.
             ``audiodiff serve`` passes :meth:`~audiodiff.serve.main_thread.MainThreadRunner.run`.
     """
@@ -62,6 +63,7 @@ class ClipEngine:
         self.pipe = pipe
         self._call = call or _call_here
         self.limits = replace(limits, max_duration=min(limits.max_duration, float(pipe.config.max_duration)))
+        self.defaults = model_defaults(pipe)
         self._default_scheduler = pipe.scheduler
         self._schedulers: dict[str, SchedulerMixin] = {}
         self._run_lock = threading.Lock()
@@ -74,8 +76,8 @@ class ClipEngine:
         return self.pipe.sample_rate
 
     def parse(self, values: Mapping[str, object]) -> ClipRequest:
-        """:func:`~audiodiff.serve.request.parse_request` with this engine's limits."""
-        return parse_request(values, self.limits)
+        """:func:`~audiodiff.serve.request.parse_request` with this engine's limits and the model's defaults."""
+        return parse_request(values, self.limits, self.defaults)
 
     def generate(self, request: ClipRequest) -> list[Clip]:
         """The ``request.num_clips`` clips of ``request``, clip ``k`` from seed ``request.seed + k``.
@@ -92,7 +94,7 @@ class ClipEngine:
     def plan_edit(self, values: Mapping[str, object], upload: tuple[int, np.ndarray] | None) -> EditPlan:
         """:func:`~audiodiff.serve.edit_request.plan_edit` of an uploaded clip with this engine's model and limits."""
         audio = upload_to_waveform(upload, self.sample_rate)
-        return plan_edit(values, audio, self.pipe.latent_grid(), self.limits)
+        return plan_edit(values, audio, self.pipe.latent_grid(), self.limits, self.defaults)
 
     def edit(self, plan: EditPlan) -> Clip:
         """The edited clip of ``plan`` (one clip, seed ``plan.job.seed``), as ``audiodiff edit`` / ``inpaint`` /

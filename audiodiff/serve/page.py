@@ -74,7 +74,7 @@ def build_page(engine: ClipEngine) -> gr.Blocks:
 
 
 def _generate_tab(engine: ClipEngine) -> None:
-    limits, defaults = engine.limits, ClipRequest(prompt="")
+    limits, defaults = engine.limits, engine.defaults
     with gr.Row():
         with gr.Column():
             prompts = _prompt_boxes(limits.max_prompt_chars, "")
@@ -82,7 +82,7 @@ def _generate_tab(engine: ClipEngine) -> None:
                                  value=min(defaults.duration, limits.max_duration), elem_id="duration")
             num_clips = gr.Slider(1, limits.max_clips, value=defaults.num_clips, step=1, label="Clips",
                                   elem_id="clips")
-            steps, guidance, seed, scheduler = _sampling_widgets(limits.max_steps, "")
+            steps, guidance, seed, scheduler = _sampling_widgets(defaults, limits.max_steps, "")
             inputs = [*prompts, duration, steps, guidance, seed, num_clips, scheduler]  # INPUT_NAMES' order
             button = gr.Button("Generate", variant="primary", elem_id="generate")
         with gr.Column():
@@ -123,7 +123,7 @@ def _edit_tab(engine: ClipEngine) -> None:
                 fmin = gr.Textbox(label="Inpaint from (Hz)", placeholder="the lowest band", elem_id="edit-fmin")
                 fmax = gr.Textbox(label="to (Hz)", placeholder="the highest band", elem_id="edit-fmax")
             seconds = gr.Number(label="Seconds to add (extend)", value=2.0, elem_id="edit-seconds")
-            sampling = _sampling_widgets(limits.max_steps, "edit-")
+            sampling = _sampling_widgets(engine.defaults, limits.max_steps, "edit-")
             button = gr.Button("Edit", variant="primary", elem_id="edit-run")
         with gr.Column():
             status = gr.Textbox(label="Status", interactive=False, elem_id="edit-status")
@@ -148,9 +148,8 @@ def _prompt_boxes(max_chars: int, prefix: str) -> list[gr.Textbox]:
                        elem_id=f"{prefix}negative-prompt")]
 
 
-def _sampling_widgets(max_steps: int, prefix: str) -> list[gr.components.Component]:
-    """Steps, guidance scale, seed and scheduler, with :class:`ClipRequest`'s defaults."""
-    defaults = ClipRequest(prompt="")
+def _sampling_widgets(defaults: ClipRequest, max_steps: int, prefix: str) -> list[gr.components.Component]:
+    """Steps, guidance scale, seed and scheduler, with ``defaults`` (the model's, :attr:`ClipEngine.defaults`)."""
     return [
         gr.Slider(1, max_steps, value=defaults.num_inference_steps, step=1, label="Steps", elem_id=f"{prefix}steps"),
         gr.Slider(0, 10, value=defaults.guidance_scale, step=0.1, label="Guidance scale", elem_id=f"{prefix}guidance"),

@@ -12,9 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidArgumentError
 from ..generate import GenerateJob, check_job
+
+if TYPE_CHECKING:
+    from ..pipeline import AudioDiffusionPipeline
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,16 @@ class ClipRequest:
 FIELDS = tuple(f.name for f in fields(ClipRequest))
 
 
-def parse_request(values: Mapping[str, object], limits: ServeLimits) -> ClipRequest:
-    """A :class:`ClipRequest` from JSON-like ``values`` (missing fields take their defaults; the duration's is
-    capped at ``limits.max_duration``).
+def model_defaults(pipe: AudioDiffusionPipeline) -> ClipRequest:
+    """:class:`ClipRequest`'s defaults with the model folder's own steps and guidance (``default_num_inference_steps``
+    and ``default_guidance_scale``: 25 and 3 for the default model, 4 and 1 for a distilled few-step one)."""
+    return ClipRequest(prompt="", num_inference_steps=int(pipe.config.default_num_inference_steps),
+                       guidance_scale=float(pipe.config.default_guidance_scale))
+
+
+def parse_request(values: Mapping[str, object], limits: ServeLimits, defaults: ClipRequest | None = None) -> ClipRequest:
+    """A :class:`ClipRequest` from JSON-like ``values`` (missing fields take those of ``defaults``, by default
+    :class:`ClipRequest`'s; the duration's is capped at ``limits.max_duration``).
 
     Integers may come as whole floats (``5.0``, what a number widget sends); a blank negative prompt or
     scheduler means none.
@@ -81,14 +92,15 @@ def parse_request(values: Mapping[str, object], limits: ServeLimits) -> ClipRequ
         raise InvalidArgumentError(f"Unknown field(s) {names}; the fields are {', '.join(FIELDS)}.")
     if "prompt" not in values:
         raise InvalidArgumentError("The field 'prompt' is required, e.g. {\"prompt\": \"a dog barking\"}.")
+    defaults = defaults or ClipRequest(prompt="")
     request = ClipRequest(
         prompt=_text(values, "prompt", limits.max_prompt_chars),
         negative_prompt=_optional_text(values, "negative_prompt", limits.max_prompt_chars),
-        duration=_float(values, "duration", min(ClipRequest.duration, limits.max_duration)),
-        num_inference_steps=_int(values, "num_inference_steps", ClipRequest.num_inference_steps),
-        guidance_scale=_float(values, "guidance_scale", ClipRequest.guidance_scale),
-        seed=_int(values, "seed", ClipRequest.seed),
-        num_clips=_int(values, "num_clips", ClipRequest.num_clips),
+        duration=_float(values, "duration", min(defaults.duration, limits.max_duration)),
+        num_inference_steps=_int(values, "num_inference_steps", defaults.num_inference_steps),
+        guidance_scale=_float(values, "guidance_scale", defaults.guidance_scale),
+        seed=_int(values, "seed", defaults.seed),
+        num_clips=_int(values, "num_clips", defaults.num_clips),
         scheduler=_optional_text(values, "scheduler", 64),
     )
     _check_caps(request, limits)

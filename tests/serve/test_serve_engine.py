@@ -115,3 +115,19 @@ def test_log_mel_image(engine):
     assert brightness.argmax() in (band, band + 1)
     assert image.min() == 0  # quiet bins, 8 log units below the peak, are black
 
+
+
+def test_missing_steps_and_guidance_are_the_model_folders(tiny_pipeline_dir):
+    from audiodiff.generate import load_pipeline
+    from audiodiff.serve.engine import ClipEngine
+    from audiodiff.serve.request import ServeLimits
+
+    pipe = load_pipeline(tiny_pipeline_dir, "cpu", "float32")
+    assert ClipEngine(pipe, ServeLimits()).parse({"prompt": "rain"}).num_inference_steps == 25
+    pipe.register_to_config(default_num_inference_steps=4, default_guidance_scale=1.0)  # a distilled student's
+    engine = ClipEngine(pipe, ServeLimits())
+    request = engine.parse({"prompt": "rain"})
+    assert (request.num_inference_steps, request.guidance_scale) == (4, 1.0)
+    assert engine.parse({"prompt": "rain", "num_inference_steps": 6}).num_inference_steps == 6
+    plan = engine.plan_edit({"prompt": "rain", "mode": "edit", "strength": 0.5}, (16000, np.zeros(8000, np.float32)))
+    assert (plan.job.num_inference_steps, plan.job.guidance_scale) == (4, 1.0)
