@@ -75,7 +75,9 @@ def model_defaults(pipe: AudioDiffusionPipeline) -> ClipRequest:
                        guidance_scale=float(pipe.config.default_guidance_scale))
 
 
-def parse_request(values: Mapping[str, object], limits: ServeLimits, defaults: ClipRequest | None = None) -> ClipRequest:
+def parse_request(
+    values: Mapping[str, object], limits: ServeLimits, defaults: ClipRequest | None = None
+) -> ClipRequest:
     """A :class:`ClipRequest` from JSON-like ``values`` (missing fields take those of ``defaults``, by default
     :class:`ClipRequest`'s; the duration's is capped at ``limits.max_duration``).
 

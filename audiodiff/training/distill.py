@@ -47,7 +47,9 @@ NOISE_SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_sc
                        "prediction_type", "rescale_betas_zero_snr")
 
 
-def student_scheduler(teacher: AudioDiffusionPipeline, num_ddim_timesteps: int, timestep_scaling: float) -> LCMScheduler:
+def student_scheduler(
+    teacher: AudioDiffusionPipeline, num_ddim_timesteps: int, timestep_scaling: float
+) -> LCMScheduler:
     """``LCMScheduler`` with the teacher's noise schedule and prediction type (nothing else of its sampler's
     settings), sampling from the ``num_ddim_timesteps``-step solver schedule the student was distilled on."""
     schedule = {key: teacher.scheduler.config[key] for key in NOISE_SCHEDULE_KEYS if key in teacher.scheduler.config}

@@ -42,7 +42,8 @@ def consistency_output(
 
 
 def ddim_step(
-    alphas_cumprod: torch.Tensor, predicted_start: torch.Tensor, predicted_noise: torch.Tensor, prev_timesteps: torch.Tensor
+    alphas_cumprod: torch.Tensor, predicted_start: torch.Tensor, predicted_noise: torch.Tensor,
+    prev_timesteps: torch.Tensor,
 ) -> torch.Tensor:
     """Deterministic DDIM update to ``prev_timesteps`` ``(batch,)``: ``sqrt(a) z0_hat + sqrt(1 - a) eps_hat``."""
     alpha_bar = alphas_cumprod.to(predicted_start.device)[prev_timesteps].float().view(-1, 1, 1, 1)

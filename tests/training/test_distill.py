@@ -89,7 +89,7 @@ def test_two_student_steps_land_closer_to_the_teachers_25_than_two_teacher_steps
     _distill(teacher_dir, tmp_path, 100, learning_rate=3e-3)
     student = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
     distilled = _distance(references, student, 2, 1.0)
-    print(f"2-step RMS distance to the teacher's 25 steps: teacher {teacher_two:.3f}, distilled student {distilled:.3f}")
+    print(f"2-step RMS distance to the teacher's 25 steps: teacher {teacher_two:.3f}, student {distilled:.3f}")
     assert distilled < 0.8 * teacher_two
 
 
@@ -114,7 +114,7 @@ def test_export_samples_with_lcm_and_its_stored_few_step_defaults(tiny_pipeline_
     assert isinstance(pipe.scheduler, LCMScheduler) and pipe.scheduler.config.original_inference_steps == 10
     calls = []
     original = pipe.unet.forward
-    pipe.unet.forward = lambda sample, *args, **kwargs: calls.append(sample.shape[0]) or original(sample, *args, **kwargs)
+    pipe.unet.forward = lambda sample, *a, **k: calls.append(sample.shape[0]) or original(sample, *a, **k)
     first = pipe("a tone at 440 hertz", duration=DURATION, generator=torch.Generator().manual_seed(3)).audios
     assert calls == [1, 1, 1, 1]  # 4 steps, one unguided pass each
     again = pipe("a tone at 440 hertz", duration=DURATION, generator=torch.Generator().manual_seed(3)).audios
@@ -122,7 +122,8 @@ def test_export_samples_with_lcm_and_its_stored_few_step_defaults(tiny_pipeline_
     assert first.shape == (1, round(DURATION * 16000))
     assert (first == again).all() and not (first == other).all()  # the noise LCM injects between steps is seeded
     calls.clear()
-    edited = pipe("a tone at 880 hertz", audio=first[0], strength=0.5, generator=torch.Generator().manual_seed(3)).audios
+    edited = pipe("a tone at 880 hertz", audio=first[0], strength=0.5,
+                  generator=torch.Generator().manual_seed(3)).audios
     assert calls == [1, 1] and edited.shape == first.shape  # SDEdit runs the last half of the 4 LCM steps
 
 
@@ -140,7 +141,8 @@ def test_boundary_condition_and_solver_schedule_match_lcm_scheduler():
     c_skip, c_out = boundary_scalings(timesteps, 10.0)
     for i, t in enumerate(timesteps.tolist()):
         expected = scheduler.get_scalings_for_boundary_condition_discrete(torch.tensor(float(t)))
-        assert torch.allclose(c_skip[i].flatten(), expected[0].float()) and torch.allclose(c_out[i].flatten(), expected[1].float())
+        assert torch.allclose(c_skip[i].flatten(), expected[0].float())
+        assert torch.allclose(c_out[i].flatten(), expected[1].float())
     assert (c_skip[0].item(), c_out[0].item()) == (1.0, 0.0)
     scheduler.set_timesteps(50)
     assert solver_timesteps(1000, 50).flip(0).tolist() == scheduler.timesteps.tolist()
