@@ -457,6 +457,12 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             )
         if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
             raise InvalidArgumentError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}.")
+        schedule_steps = self.scheduler.config.get("original_inference_steps")  # LCMScheduler: its distillation's
+        if schedule_steps is not None and num_inference_steps > schedule_steps:
+            raise InvalidArgumentError(
+                f"num_inference_steps must be at most {schedule_steps} for this few-step model (its LCMScheduler "
+                f"samples from the {schedule_steps} timesteps it was distilled on), got {num_inference_steps}."
+            )
         if not _finite_number(guidance_scale) or guidance_scale < 0:
             raise InvalidArgumentError(f"guidance_scale must be a finite number >= 0, got {guidance_scale!r}.")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):

@@ -13,6 +13,7 @@ from training_helpers import ToneDataset, tiny_train_config
 
 from audiodiff import AudioDiffusionPipeline
 from audiodiff.cli import build_parser, main
+from audiodiff.errors import InvalidArgumentError
 from audiodiff.prompts import expand_requests
 from audiodiff.training.config import DistillTrainConfig
 from audiodiff.training.diffusion import DiffusionStage
@@ -125,6 +126,8 @@ def test_export_samples_with_lcm_and_its_stored_few_step_defaults(tiny_pipeline_
     edited = pipe("a tone at 880 hertz", audio=first[0], strength=0.5,
                   generator=torch.Generator().manual_seed(3)).audios
     assert calls == [1, 1] and edited.shape == first.shape  # SDEdit runs the last half of the 4 LCM steps
+    with pytest.raises(InvalidArgumentError, match="at most 10 for this few-step model"):
+        pipe("a tone", duration=DURATION, num_inference_steps=11)
 
 
 def test_old_folders_keep_25_guided_steps(tiny_pipeline):
