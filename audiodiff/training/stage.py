@@ -2,7 +2,7 @@
 
 A stage owns its models, losses, optimisers and EMA; the loop in
 :mod:`audiodiff.training.loop` owns the data iteration, accelerate, progress,
-logging, checkpoints and resumption.  Stages: ``vae``, ``vocoder``, ``diffusion``.
+logging, checkpoints and resumption.  Stages: ``vae``, ``vocoder``, ``diffusion``, ``distill``.
 """
 
 from __future__ import annotations
