@@ -103,6 +103,20 @@ class DistillTrainConfig:
     sample_prompts: tuple[str, ...] = ("a dog barking", "rain falling", "a snare drum hit", "a man speaking")
     sample_duration: float = 5.0
 
+    def __post_init__(self) -> None:
+        if self.loss not in ("huber", "l2"):
+            raise ValueError(f"distill.loss={self.loss!r} must be 'huber' or 'l2'.")
+        if self.guidance_scale is not None and not self.guidance_scale >= 0:  # also catches NaN
+            raise ValueError(f"distill.guidance_scale={self.guidance_scale!r} must be >= 0 (or null: the teacher's).")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"distill.ema_decay={self.ema_decay!r} must be in [0, 1) (the paper's mu: 0.95).")
+        if not self.huber_c > 0 or not self.timestep_scaling > 0:
+            raise ValueError(f"distill.huber_c={self.huber_c!r} and timestep_scaling={self.timestep_scaling!r} "
+                             "must be > 0.")
+        if not 1 <= self.num_inference_steps <= self.num_ddim_timesteps:
+            raise ValueError(f"distill.num_inference_steps={self.num_inference_steps!r} must be between 1 and "
+                             f"num_ddim_timesteps={self.num_ddim_timesteps!r} (LCM samples from that schedule).")
+
 
 @dataclass(frozen=True)
 class FinetuneTrainConfig:

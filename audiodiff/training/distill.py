@@ -29,6 +29,7 @@ from accelerate import Accelerator
 from diffusers import LCMScheduler, UNet2DConditionModel
 from diffusers.training_utils import EMAModel
 
+from ..errors import InvalidArgumentError
 from ..models.unet import text_inputs
 from ..pipeline import AudioDiffusionPipeline, guided_noise
 from .common import step_generator
@@ -92,6 +93,11 @@ class DistillStage(DiffusionStage):
         decay = self.distill.ema_decay
         self.ema = EMAModel(self.trainable, decay=decay, min_decay=decay)  # min_decay: the paper's fixed mu
         num_train_timesteps = self.noise_scheduler.config.num_train_timesteps
+        if self.distill.num_ddim_timesteps > num_train_timesteps:
+            raise InvalidArgumentError(
+                f"distill.num_ddim_timesteps={self.distill.num_ddim_timesteps} exceeds the teacher's "
+                f"{num_train_timesteps} training timesteps; use at most that (50 is LCM's)."
+            )
         self.solver_timesteps = solver_timesteps(num_train_timesteps, self.distill.num_ddim_timesteps)
         self.skip = num_train_timesteps // self.distill.num_ddim_timesteps
         log.info("distilling with guidance %.3g folded in, %d solver timesteps (skip %d), %s loss, EMA %.3g",

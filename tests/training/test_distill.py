@@ -151,6 +151,13 @@ def test_boundary_condition_and_solver_schedule_match_lcm_scheduler():
     assert solver_timesteps(1000, 50).flip(0).tolist() == scheduler.timesteps.tolist()
 
 
+@pytest.mark.parametrize("settings", [{"loss": "l1"}, {"ema_decay": 1.0}, {"guidance_scale": float("nan")},
+                                      {"num_inference_steps": 60}, {"huber_c": 0.0}])
+def test_bad_distill_settings_are_refused_when_the_config_is_read(settings):
+    with pytest.raises(ValueError, match="distill."):
+        DistillTrainConfig(**settings)
+
+
 def test_start_and_noise_invert_the_forward_process_for_eps_and_v():
     alphas_cumprod = DDPMScheduler(beta_schedule="scaled_linear").alphas_cumprod
     z0, noise = torch.randn(3, 4, 6, 8), torch.randn(3, 4, 6, 8)
