@@ -82,6 +82,12 @@ class DistillStage(DiffusionStage):
         conditioner: TextConditioner | None = None,
         validation: Any | None = None,
     ):
+        teacher_prediction = pipeline.scheduler.config.prediction_type
+        if config.diffusion.prediction_type not in (None, teacher_prediction):
+            raise InvalidArgumentError(
+                f"diffusion.prediction_type={config.diffusion.prediction_type!r} differs from the teacher's "
+                f"{teacher_prediction!r}; distillation keeps the teacher's, so leave it null."
+            )
         super().__init__(config, accelerator, pipeline, conditioner, validation, use_ema=False)
         self.distill = config.distill
         self.guidance_scale = float(
