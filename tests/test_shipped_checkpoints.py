@@ -13,10 +13,10 @@ from diffusers import LCMScheduler
 from safetensors.torch import load_file
 
 from audiodiff.generate import load_pipeline
-from audiodiff.model_folder import read_model_index
+from audiodiff.model_folder import PICKLE_SUFFIXES, read_model_index
+from recipes.opensfx.export_default import MAX_BYTES, folder_bytes
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-MAX_FOLDER_BYTES = 32 * 1024 * 1024  # the brief's limit for a shipped folder
 
 
 def folder(name: str) -> Path:
@@ -24,10 +24,6 @@ def folder(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} is not installed")
     return path
-
-
-def folder_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -40,9 +36,9 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("name", ["default", "fast"])
 def test_shipped_folders_are_small_fp16_safetensors(name):
     path = folder(name)
-    assert folder_bytes(path) <= MAX_FOLDER_BYTES
+    assert folder_bytes(path) <= MAX_BYTES  # the repository's 32 MiB per shipped folder
     read_model_index(path)  # a complete, known pipeline folder
-    assert not [f for f in path.rglob("*") if f.suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl")]
+    assert not [f for f in path.rglob("*") if f.suffix in PICKLE_SUFFIXES]
     unet = weights(path / "unet")
     assert unet and all(t.dtype == torch.float16 for t in unet.values())
 
