@@ -9,7 +9,7 @@ so diffusion training can run where the text encoder's package is not installed.
     {"format": 1, "model": "<folder prepare read>",
      "text_encoder": {"text_encoder": "<source or sha1>", "hidden_size": H, "max_text_length": L},
      "text_states": {"dtype": "float32", "files": [...], "captions": {"<caption>": [shard, row]}},
-     "latents": null | {"identity": "sha1:...", "dtype": ..., "files": [...], "shape": [C, h, w],
+     "latents": null | {"identity": "encoder-sha1:...", "dtype": ..., "files": [...], "shape": [C, h, w],
                         "sample_rate": ..., "segment_seconds": ..., "seed": ..., "validation_fraction": ...,
                         "clips": [{"name": ..., "split": ..., "captions": [...], "shard": s, "row": r}]}}
 
@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from ..errors import IncompatibleModelError, InvalidArgumentError
-from .fingerprint import latent_identity, text_encoder_identity
+from .fingerprint import latent_identity, latent_identity_matches, text_encoder_identity
 from .shards import ShardReader
 
 INDEX_FILE = "index.json"
@@ -136,7 +136,8 @@ class LatentCache:
 
     Raises:
         InvalidArgumentError: ``cache`` is not a cache or holds no latents.
-        IncompatibleModelError: the latents were made with another VAE or mel front end than ``model``'s.
+        IncompatibleModelError: the latents were made with another VAE encoder, latent scaling or mel front end
+            than ``model``'s (a new decoder alone is fine).
     """
 
     def __init__(self, cache: str | Path, model: str | Path | None = None):
@@ -145,8 +146,8 @@ class LatentCache:
         if not section:
             raise InvalidArgumentError(f"Cache {cache} holds no latents; re-run `audiodiff prepare ... --latents`.")
         self.settings = {key: value for key, value in section.items() if key not in ("files", "clips")}
-        if model is not None:
-            _check_same(self.cache, "VAE", section["identity"], latent_identity(Path(model)), model)
+        if model is not None and not latent_identity_matches(section["identity"], Path(model)):
+            _check_same(self.cache, "VAE encoder", section["identity"], latent_identity(Path(model)), model)
         self.records = [LatentRecord(c["name"], c["split"], tuple(c["captions"])) for c in section["clips"]]
         self._locations = {c["name"]: (c["shard"], c["row"]) for c in section["clips"]}
         self._reader = ShardReader(self.cache, section["files"])

@@ -12,7 +12,7 @@ import torch
 from audiodiff.data import prepare as prepare_module
 from audiodiff.data.cache import LatentCache, TextStateCache
 from audiodiff.data.dataset import AudioCaptionDataset
-from audiodiff.data.fingerprint import text_encoder_identity
+from audiodiff.data.fingerprint import legacy_latent_identity, text_encoder_identity
 from audiodiff.data.dataset import collate
 from audiodiff.data.latent_dataset import LatentDataset
 from audiodiff.data.manifest import read_dataset
@@ -75,6 +75,43 @@ def test_cache_from_another_text_encoder_is_refused(prepared, tiny_pipeline_dir,
     (other / "model_index.json").write_text(json.dumps({**index, "max_text_length": 16}))
     with pytest.raises(IncompatibleModelError, match="another text encoder"):
         TextStateCache(prepared[1], model=other)
+
+
+def _copy_with_vae_change(source, folder, prefix):
+    """A copy of the pipeline folder ``source`` whose VAE weights named ``prefix...`` are shifted by 0.01."""
+    from safetensors.torch import load_file, save_file
+
+    other = shutil.copytree(source, folder)
+    for path in (other / "vae").glob("*.safetensors"):
+        tensors = load_file(path)
+        changed = [name for name in tensors if name.startswith(prefix)]
+        save_file({name: t + 0.01 if name in changed else t for name, t in tensors.items()}, path)
+        assert changed
+    return other
+
+
+def test_latents_stay_valid_for_a_new_decoder_but_not_a_new_encoder(prepared, tiny_pipeline_dir, tmp_path):
+    new_decoder = _copy_with_vae_change(tiny_pipeline_dir, tmp_path / "decoder", "decoder.")
+    assert len(LatentCache(prepared[1], model=new_decoder)) == len(LatentCache(prepared[1]))
+    new_encoder = _copy_with_vae_change(tiny_pipeline_dir, tmp_path / "encoder", "encoder.")
+    with pytest.raises(IncompatibleModelError, match="another VAE encoder"):
+        LatentCache(prepared[1], model=new_encoder)
+    rescaled = shutil.copytree(tiny_pipeline_dir, tmp_path / "rescaled")
+    config = json.loads((rescaled / "vae" / "config.json").read_text())
+    (rescaled / "vae" / "config.json").write_text(json.dumps({**config, "scaling_factor": 0.5}))
+    with pytest.raises(IncompatibleModelError, match="another VAE encoder"):
+        LatentCache(prepared[1], model=rescaled)
+
+
+def test_caches_with_the_older_whole_vae_identity_still_match(prepared, tiny_pipeline_dir, tmp_path):
+    cache = shutil.copytree(prepared[1], tmp_path / "legacy")
+    index = json.loads((cache / "index.json").read_text())
+    index["latents"]["identity"] = legacy_latent_identity(tiny_pipeline_dir)
+    (cache / "index.json").write_text(json.dumps(index))
+    assert len(LatentCache(cache, model=tiny_pipeline_dir)) == len(LatentCache(prepared[1]))
+    new_decoder = _copy_with_vae_change(tiny_pipeline_dir, tmp_path / "decoder", "decoder.")
+    with pytest.raises(IncompatibleModelError, match="another VAE"):  # the old identity covered the decoder too
+        LatentCache(cache, model=new_decoder)
 
 
 def test_identity_of_a_packaged_text_encoder_needs_no_package(tiny_pipeline_dir, tmp_path, monkeypatch):
