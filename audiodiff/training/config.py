@@ -166,6 +166,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     checkpoint_minutes: float | None = None  # also checkpoint after this much wall time (None: steps only)
     keep_checkpoints: int = 2
+    keep_best: bool = True  # also export the evaluation with the lowest stage.best_metric to OUTPUT/best
     max_shard_size: str = "15MB"
     vae: VAETrainConfig = field(default_factory=VAETrainConfig)
     vocoder: VocoderTrainConfig = field(default_factory=VocoderTrainConfig)

@@ -65,6 +65,7 @@ class DiffusionStage(TrainingStage):
     """
 
     name = "diffusion"
+    best_metric = "noise_mse"
     NUM_BUCKETS = 5
 
     def __init__(

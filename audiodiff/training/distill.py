@@ -73,6 +73,7 @@ class DistillStage(DiffusionStage):
     """
 
     name = "distill"
+    best_metric = "consistency_loss"
 
     def __init__(
         self,

@@ -38,6 +38,8 @@ from .stage import TrainingStage
 log = logging.getLogger(__name__)
 
 MODEL_SUBDIR = "model"
+BEST_SUBDIR = "best"  # keep_best: the export of the evaluation with the lowest stage.best_metric
+BEST_RECORD = "best_step.json"  # inside BEST_SUBDIR: {"step", "metric", "value"}
 
 
 def make_accelerator(config: TrainConfig, output_dir: Path, cpu: bool = False) -> Accelerator:
@@ -127,7 +129,9 @@ def run_training(
                 _checkpoint(stage, accelerator, output_dir, step, epoch, batch_in_epoch, config.keep_checkpoints)
                 last_checkpoint_time = time.monotonic()
             if step % config.eval_every == 0 or step == config.max_steps:
-                _evaluate(stage, accelerator, output_dir, step)
+                metrics = _evaluate(stage, accelerator, output_dir, step)
+                if config.keep_best:
+                    keep_if_best(stage, output_dir, step, metrics)
             if step >= config.max_steps or stop.requested:
                 break
         else:
@@ -205,13 +209,39 @@ def _set_epoch(dataset: Dataset, loader: Any, epoch: int) -> None:
         loader.set_epoch(epoch)
 
 
-def export_atomically(stage: TrainingStage, model_dir: Path) -> None:
+def export_atomically(stage: TrainingStage, model_dir: Path, record: dict[str, Any] | None = None) -> None:
     """``stage.export`` into ``.tmp-model`` beside ``model_dir``, then renamed over it: a run killed mid-export
-    leaves the previous export (or none), never a half-written folder under ``model_dir``'s name."""
+    leaves the previous export (or none), never a half-written folder under ``model_dir``'s name.  ``record``,
+    if given, is written into the folder as :data:`BEST_RECORD` before it is published."""
     staging = model_dir.with_name(f".tmp-{model_dir.name}")
     shutil.rmtree(staging, ignore_errors=True)
     stage.export(staging)
+    if record is not None:
+        (staging / BEST_RECORD).write_text(json.dumps(record, indent=1) + "\n")
     publish_folder(staging, model_dir)
+
+
+def best_record(output_dir: Path) -> dict[str, Any] | None:
+    """``{"step", "metric", "value"}`` of the run's ``best/`` export, or None when there is none yet."""
+    path = Path(output_dir) / BEST_SUBDIR / BEST_RECORD
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def keep_if_best(stage: TrainingStage, output_dir: Path, step: int, metrics: dict[str, float]) -> bool:
+    """Export the stage to ``output_dir/best`` when ``metrics[stage.best_metric]`` is lower than the kept best
+    (or nothing is kept yet); returns whether it did.  Adversarial runs wander past their best validation (issue
+    20's VAE decoder peaked at step 3,250 of 4,035) while ``keep_checkpoints`` holds only the newest steps, so
+    the best is kept apart, and survives ``--resume`` (the record is read back from the folder)."""
+    metric = stage.best_metric
+    if metric is None or metric not in metrics:
+        return False
+    value = float(metrics[metric])
+    kept = best_record(output_dir)
+    if kept is not None and kept.get("metric") == metric and not value < float(kept["value"]):
+        return False
+    export_atomically(stage, Path(output_dir) / BEST_SUBDIR, {"step": step, "metric": metric, "value": value})
+    log.info("step %d: %s=%.4g is the best so far; exported to %s", step, metric, value, Path(output_dir) / BEST_SUBDIR)
+    return True
 
 
 def _resume(stage: TrainingStage, accelerator: Accelerator, output_dir: Path) -> tuple[int, int, int]:
@@ -240,7 +270,9 @@ def _checkpoint(
     accelerator.wait_for_everyone()
 
 
-def _evaluate(stage: TrainingStage, accelerator: Accelerator, output_dir: Path, step: int) -> None:
+def _evaluate(stage: TrainingStage, accelerator: Accelerator, output_dir: Path, step: int) -> dict[str, float]:
+    """The stage's validation metrics (main process; empty on the others), logged and appended to metrics.jsonl."""
+    metrics: dict[str, float] = {}
     if accelerator.is_main_process:
         metrics = stage.evaluate(step, output_dir / "samples" / f"step-{step:08d}")
         if metrics:
@@ -249,6 +281,7 @@ def _evaluate(stage: TrainingStage, accelerator: Accelerator, output_dir: Path, 
                 f.write(json.dumps({"step": step, **metrics}) + "\n")
             log.info("step %d validation: %s", step, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     accelerator.wait_for_everyone()
+    return metrics
 
 
 def _log(accelerator: Accelerator, progress: tqdm, losses: dict[str, torch.Tensor], stage: TrainingStage, step: int) -> None:

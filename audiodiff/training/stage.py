@@ -27,6 +27,8 @@ class TrainingStage(ABC):
     """
 
     name: str = "stage"
+    #: the :meth:`evaluate` metric (lower is better) that picks the export kept as ``best/`` (``keep_best``)
+    best_metric: str | None = None
 
     def __init__(self, config: TrainConfig, accelerator: Accelerator):
         self.config = config

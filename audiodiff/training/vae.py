@@ -12,12 +12,14 @@ and latent ``scaling_factor`` are exported as loaded), so the shipped U-Net's la
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate import Accelerator
 from diffusers import AutoencoderKL
+from diffusers.optimization import get_scheduler
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -90,6 +92,7 @@ class VAEStage(TrainingStage):
     """
 
     name = "vae"
+    best_metric = "mel_l1"
 
     def __init__(self, config: TrainConfig, accelerator: Accelerator, pipeline: AudioDiffusionPipeline, validation: Dataset | None = None):
         super().__init__(config, accelerator)
@@ -116,6 +119,15 @@ class VAEStage(TrainingStage):
             self.disc_optimizer = torch.optim.AdamW(self.discriminator.parameters(), lr=config.learning_rate, betas=betas)
             self._modules["discriminator"] = self.discriminator
             self._optimizers["discriminator"] = self.disc_optimizer
+        # lr_schedule / lr_warmup_steps by the global step, for the VAE and the discriminator alike; none for a
+        # constant rate without warm-up, so runs checkpointed before schedules existed still resume
+        self._schedulers: dict[str, Any] = {}
+        if config.lr_schedule != "constant" or config.lr_warmup_steps > 0:
+            self._schedulers = {
+                name: get_scheduler(config.lr_schedule, optimizer, num_warmup_steps=config.lr_warmup_steps,
+                                    num_training_steps=config.max_steps)
+                for name, optimizer in self._optimizers.items()
+            }
 
     def modules(self) -> dict[str, nn.Module]:
         return self._modules
@@ -123,11 +135,16 @@ class VAEStage(TrainingStage):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return self._optimizers
 
+    def lr_schedulers(self) -> dict[str, Any]:
+        return self._schedulers
+
     def prepare(self) -> None:
-        names = list(self._modules)
-        prepared = self.accelerator.prepare(*self._modules.values(), *self._optimizers.values())
+        names, scheduler_names = list(self._modules), list(self._schedulers)
+        prepared = self.accelerator.prepare(*self._modules.values(), *self._optimizers.values(),
+                                            *self._schedulers.values())
         self._modules = dict(zip(names, prepared[: len(names)]))
-        self._optimizers = dict(zip(names, prepared[len(names) :]))
+        self._optimizers = dict(zip(names, prepared[len(names) : 2 * len(names)]))
+        self._schedulers = dict(zip(scheduler_names, prepared[2 * len(names) :]))
         self.vae = self._modules["vae"]
         self.optimizer = self._optimizers["vae"]
 
@@ -189,6 +206,10 @@ class VAEStage(TrainingStage):
         losses = {"loss": loss.detach()} | {name: value.detach() for name, value in losses.items()}
         if adversarial:
             losses["disc"] = self._discriminator_step(image, recon.detach())
+        with warnings.catch_warnings():  # the discriminator's rate follows the global step before it first steps
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            for scheduler in self._schedulers.values():
+                scheduler.step()
         return losses
 
     def _generator_adversarial_losses(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -129,6 +129,7 @@ class VocoderStage(TrainingStage):
     """
 
     name = "vocoder"
+    best_metric = "mel_l1"
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ from training_helpers import ToneDataset, tiny_train_config
 from audiodiff import AudioDiffusionPipeline
 from audiodiff.errors import TrainingError
 from audiodiff.training.diffusion import DiffusionStage
-from audiodiff.training.loop import run_training
+from audiodiff.training.loop import best_record, keep_if_best, run_training
 from audiodiff.training.vae import VAEStage
 
 
@@ -40,11 +40,14 @@ def _mean(values):
 
 
 def test_vae_overfits_a_few_clips_and_exports_a_loadable_pipeline(tiny_pipeline, tmp_path):
-    config = tiny_train_config(max_steps=40, eval_every=40)
+    config = tiny_train_config(max_steps=40, eval_every=20)
     losses = _losses(VAEStage, tiny_pipeline, config, tmp_path, validation=ToneDataset(2))
     assert _mean(losses[-5:]) < 0.5 * _mean(losses[:5])
     metrics = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert metrics[-1]["step"] == 40 and metrics[-1]["mel_l1"] > 0
+    best = min(metrics, key=lambda m: m["mel_l1"])  # keep_best: that evaluation's export is kept as best/
+    assert best_record(tmp_path) == {"step": best["step"], "metric": "mel_l1", "value": best["mel_l1"]}
+    assert AudioDiffusionPipeline.from_pretrained(tmp_path / "best").vae is not None
     assert (tmp_path / "samples" / "step-00000040" / "mel_0.png").is_file()
     exported = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
     for name, value in tiny_pipeline.vae.state_dict().items():
@@ -163,3 +166,36 @@ def test_mask_padding_false_puts_the_padding_of_short_clips_into_the_loss(tiny_p
     assert 0 < float(mask.mean()) < 0.75 and float(full.mean()) == 1.0
     vae = VAEStage(tiny_train_config(mask_padding=False), Accelerator(cpu=True), tiny_pipeline)
     assert float(vae.images(batch)[1].mean()) < 0.75 and float(vae.images(batch, mask_padding=False)[1].mean()) == 1.0
+
+
+class _StepStage:
+    """A stage stand-in for :func:`keep_if_best`: its export writes the step it was exported at."""
+
+    best_metric = "mel_l1"
+
+    def __init__(self):
+        self.step = 0
+
+    def export(self, directory):
+        directory.mkdir(parents=True)
+        (directory / "step.txt").write_text(str(self.step))
+
+
+def test_keep_if_best_keeps_the_lowest_evaluation_across_resumes(tmp_path):
+    stage = _StepStage()
+    kept = []
+    for step, value in [(10, 0.5), (20, 0.3), (30, 0.4), (40, 0.3)]:  # a tie does not replace the kept one
+        stage.step = step
+        kept.append(keep_if_best(stage, tmp_path, step, {"mel_l1": value, "other": 0.0}))
+    assert kept == [True, True, False, False]
+    assert (tmp_path / "best" / "step.txt").read_text() == "20"
+    # a resumed run (a new stage object) compares against the record in the folder
+    stage = _StepStage()
+    stage.step = 50
+    assert not keep_if_best(stage, tmp_path, 50, {"mel_l1": 0.35})
+    stage.step = 60
+    assert keep_if_best(stage, tmp_path, 60, {"mel_l1": 0.1})
+    assert best_record(tmp_path) == {"step": 60, "metric": "mel_l1", "value": 0.1}
+    assert (tmp_path / "best" / "step.txt").read_text() == "60"
+    assert not keep_if_best(stage, tmp_path, 70, {"noise_mse": 0.0})  # no best_metric among the metrics
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]

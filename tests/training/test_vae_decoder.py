@@ -111,3 +111,45 @@ def test_decoder_only_run_resumes_to_the_same_weights(tiny_pipeline_dir, tmp_pat
     resumed = train(tmp_path / "interrupted", 7, resume=True)
     for name, value in straight.items():
         assert torch.allclose(resumed[name], value, atol=1e-6), name
+
+
+def _train_scheduled(pipeline_dir, output_dir, resume=False, stop_at=None):
+    """Decoder-only training, 6 steps, cosine with 2 warm-up steps; records the VAE's and the discriminator's
+    learning rate at each step; ``stop_at`` sends SIGTERM during that step (as `kill PID` would)."""
+    import os
+    import signal
+
+    pipeline = AudioDiffusionPipeline.from_pretrained(pipeline_dir)
+    config = tiny_train_config(max_steps=6, checkpoint_every=1000, batch_size=2, vae=DECODER_ONLY,
+                               lr_schedule="cosine", lr_warmup_steps=2, learning_rate=1e-3)
+    rates = []
+
+    def factory(accelerator):
+        stage = VAEStage(config, accelerator, pipeline)
+        original = stage.train_step
+
+        def step(batch, index):
+            rates.append((index, *(o.param_groups[0]["lr"] for o in stage.optimizers().values())))
+            if stop_at is not None and index + 1 == stop_at:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return original(batch, index)
+
+        stage.train_step = step
+        return stage
+
+    run_training(factory, ToneDataset(5), config, output_dir, resume=resume)
+    return pipeline.vae.state_dict(), rates
+
+
+def test_lr_schedule_is_followed_and_resumes_exactly(tiny_pipeline_dir, tmp_path):
+    straight, rates = _train_scheduled(tiny_pipeline_dir, tmp_path / "straight")
+    # diffusers' cosine with warm-up: linear up over 2 steps, then half a cosine down to 0 at step 6
+    expected = [1e-3 * (i / 2 if i < 2 else 0.5 * (1 + math.cos(math.pi * (i - 2) / 4))) for i in range(6)]
+    assert [r[0] for r in rates] == list(range(6))
+    for (_, vae_lr, disc_lr), lr in zip(rates, expected):
+        assert math.isclose(vae_lr, lr, abs_tol=1e-12) and math.isclose(disc_lr, lr, abs_tol=1e-12)
+    _train_scheduled(tiny_pipeline_dir, tmp_path / "stopped", stop_at=4)
+    resumed, rates = _train_scheduled(tiny_pipeline_dir, tmp_path / "stopped", resume=True)
+    assert [r[0] for r in rates] == [4, 5] and math.isclose(rates[0][1], expected[4], abs_tol=1e-12)
+    for name, value in straight.items():
+        assert torch.allclose(resumed[name], value, atol=1e-6), name
