@@ -274,7 +274,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                        description="Train one stage of the model and export a pipeline folder to OUTPUT_DIR/model. "
                                    "`train distill --model TEACHER_DIR` distils a trained model into a few-step "
                                    "student (latent consistency distillation; the export samples with an "
-                                   "LCMScheduler in 4 steps by default). "
+                                   "LCMScheduler in 4 steps by default; with distill.num_phases > 1, a phased "
+                                   "consistency model sampled by 4 deterministic DDIM steps). "
                                    "Runs on CPU, one GPU, or several under `accelerate launch`. See docs/training.md.")
     p.add_argument("stage", choices=("vae", "vocoder", "diffusion", "distill"), help="what to train")
     p.add_argument("--config", type=Path, default=None, help="training YAML (default: configs/train/STAGE.yaml)")

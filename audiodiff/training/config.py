@@ -91,6 +91,12 @@ class DistillTrainConfig:
     ``ema_decay`` is the target network's fixed rate mu (paper: 0.95).  ``loss``: ``"huber"`` (pseudo-Huber,
     ``sqrt(d^2 + c^2) - c`` with ``c = huber_c``, as diffusers' LCM script) or ``"l2"``.  The export samples with
     ``num_inference_steps`` LCM steps and guidance 1 (one U-Net pass a step).
+
+    ``num_phases`` > 1 distils a phased consistency model instead (Wang et al. 2024, "Phased Consistency Model"):
+    the ODE is cut into that many equal phases and the student maps each timestep to its phase's start (a DDIM
+    jump of its own prediction), so sampling is ``num_phases`` deterministic DDIM steps at the phase edges
+    (``DDIMScheduler``, trailing spacing) and ``num_inference_steps`` must equal it.  1 is LCM (consistency to the
+    clean latents, ``c_skip``/``c_out`` at ``timestep_scaling``, the exported ``LCMScheduler``).
     """
 
     guidance_scale: float | None = None
@@ -100,10 +106,18 @@ class DistillTrainConfig:
     huber_c: float = 0.001
     timestep_scaling: float = 10.0  # c_skip/c_out evaluated at 10 t (LCMScheduler's timestep_scaling)
     num_inference_steps: int = 4
+    num_phases: int = 1
     sample_prompts: tuple[str, ...] = ("a dog barking", "rain falling", "a snare drum hit", "a man speaking")
     sample_duration: float = 5.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.num_phases, int) or self.num_phases < 1:
+            raise ValueError(f"distill.num_phases={self.num_phases!r} must be an integer >= 1 (1: LCM).")
+        if self.num_phases > 1 and (self.num_ddim_timesteps % self.num_phases
+                                    or self.num_inference_steps != self.num_phases):
+            raise ValueError(f"distill.num_phases={self.num_phases} needs num_ddim_timesteps (here "
+                             f"{self.num_ddim_timesteps}) divisible by it and num_inference_steps (here "
+                             f"{self.num_inference_steps}) equal to it: one DDIM step per phase, e.g. 40 and 4.")
         if self.loss not in ("huber", "l2"):
             raise ValueError(f"distill.loss={self.loss!r} must be 'huber' or 'l2'.")
         if self.guidance_scale is not None and not self.guidance_scale >= 0:  # also catches NaN

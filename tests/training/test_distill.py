@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 import yaml
-from diffusers import DDPMScheduler, LCMScheduler
+from diffusers import DDIMScheduler, DDPMScheduler, LCMScheduler
 from training_helpers import ToneDataset, tiny_train_config
 
 from audiodiff import AudioDiffusionPipeline
@@ -19,7 +19,13 @@ from audiodiff.training.config import DistillTrainConfig
 from audiodiff.training.diffusion import DiffusionStage
 from audiodiff.training.diffusion_math import predicted_start_and_noise, q_sample, training_target
 from audiodiff.training.distill import DistillStage, student_scheduler
-from audiodiff.training.distill_math import boundary_scalings, solver_timesteps
+from audiodiff.training.distill_math import (
+    boundary_scalings,
+    phase_edges,
+    phase_starts,
+    phased_consistency_output,
+    solver_timesteps,
+)
 from audiodiff.training.loop import run_training
 
 DURATION = 0.32  # seconds: the tone clips' length
@@ -94,6 +100,26 @@ def test_two_student_steps_land_closer_to_the_teachers_25_than_two_teacher_steps
     assert distilled < 0.8 * teacher_two
 
 
+def test_a_phased_student_takes_two_deterministic_steps_closer_to_the_teachers_25_than_two_teacher_steps(
+        teacher_dir, tmp_path):
+    teacher = AudioDiffusionPipeline.from_pretrained(teacher_dir)
+    references = {(prompt, seed): _sample_latents(teacher, prompt, 25, TEACHER_GUIDANCE, seed)
+                  for prompt in PROMPTS for seed in SEEDS}
+    teacher_two = _distance(references, teacher, 2, TEACHER_GUIDANCE)
+    untrained = AudioDiffusionPipeline.from_pretrained(teacher_dir)
+    untrained.scheduler = student_scheduler(untrained, 10, 10.0, num_phases=2)
+    undistilled = _distance(references, untrained, 2, 1.0)
+    assert undistilled > teacher_two  # the undistilled student fails the bound below
+    phased = DistillTrainConfig(num_ddim_timesteps=10, ema_decay=0.5, loss="l2", sample_prompts=(), num_phases=2,
+                                num_inference_steps=2)
+    _distill(teacher_dir, tmp_path, 100, learning_rate=3e-3, distill=phased)
+    student = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
+    assert isinstance(student.scheduler, DDIMScheduler)
+    distilled = _distance(references, student, 2, 1.0)
+    print(f"phased: undistilled {undistilled:.3f}, teacher 2 steps {teacher_two:.3f}, student {distilled:.3f}")
+    assert distilled < 0.8 * teacher_two
+
+
 def test_resume_after_interruption_reaches_the_same_student_and_target(tiny_pipeline_dir, tmp_path):
     straight = _distill(tiny_pipeline_dir, tmp_path / "straight", 6, checkpoint_every=2)
     _distill(tiny_pipeline_dir, tmp_path / "interrupted", 4, checkpoint_every=2)  # "killed" after step 4
@@ -130,6 +156,46 @@ def test_export_samples_with_lcm_and_its_stored_few_step_defaults(tiny_pipeline_
         pipe("a tone", duration=DURATION, num_inference_steps=11)
 
 
+def test_a_phased_export_samples_its_phase_edges_deterministically(tiny_pipeline_dir, tmp_path):
+    phased = DistillTrainConfig(num_ddim_timesteps=10, ema_decay=0.5, loss="l2", sample_prompts=(), num_phases=2,
+                                num_inference_steps=2)
+    _distill(tiny_pipeline_dir, tmp_path, 2, distill=phased)
+    index = json.loads((tmp_path / "model" / "model_index.json").read_text())
+    assert index["scheduler"] == ["diffusers", "DDIMScheduler"]
+    assert (index["default_num_inference_steps"], index["default_guidance_scale"]) == (2, 1.0)
+    pipe = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
+    pipe.set_progress_bar_config(disable=True)
+    timesteps = []
+    original = pipe.unet.forward
+    pipe.unet.forward = lambda sample, t, *a, **k: timesteps.append(int(t.flatten()[0])) or original(sample, t, *a, **k)
+    first = pipe("a tone at 440 hertz", duration=DURATION, generator=torch.Generator().manual_seed(3)).audios
+    assert timesteps == [999, 499]  # one unguided pass at each phase's end
+    again = pipe("a tone at 440 hertz", duration=DURATION, generator=torch.Generator().manual_seed(3)).audios
+    assert (first == again).all() and first.shape == (1, round(DURATION * 16000))
+
+
+def test_phase_edges_starts_and_boundary_condition():
+    edges = phase_edges(1000, 4)
+    assert edges.tolist() == [0, 249, 499, 749]
+    ddim = DDIMScheduler(timestep_spacing="trailing")
+    ddim.set_timesteps(4)
+    assert ddim.timesteps.tolist() == [999, *edges[1:].flip(0).tolist()]  # sampling lands on the phase edges
+    timesteps = torch.tensor([24, 249, 250, 274, 749, 774, 999])
+    assert phase_starts(timesteps, edges).tolist() == [0, 0, 249, 249, 499, 749, 749]
+    assert set(phase_starts(solver_timesteps(1000, 40), edges).tolist()) == set(edges.tolist())
+    with pytest.raises(ValueError, match="equal phases"):
+        phase_edges(1000, 3)
+    # with the true start and noise, the jump lands where the forward process puts z0 at the phase start
+    alphas_cumprod = DDPMScheduler(beta_schedule="scaled_linear").alphas_cumprod
+    z0, noise = torch.randn(3, 4, 6, 8), torch.randn(3, 4, 6, 8)
+    timesteps, starts = torch.tensor([274, 999, 249]), torch.tensor([249, 749, 249])
+    z_t = q_sample(alphas_cumprod, z0, noise, timesteps)
+    jumped = phased_consistency_output(alphas_cumprod, z_t, z0, noise, timesteps, starts)
+    assert torch.allclose(jumped[:2], q_sample(alphas_cumprod, z0, noise, starts)[:2], atol=1e-5)
+    wrong = phased_consistency_output(alphas_cumprod, z_t, z0 + 1, noise, timesteps, starts)
+    assert torch.equal(wrong[2], z_t[2]) and not torch.allclose(wrong[0], jumped[0])  # at t = s: z_t itself
+
+
 def test_old_folders_keep_25_guided_steps(tiny_pipeline):
     calls = []
     original = tiny_pipeline.unet.forward
@@ -152,10 +218,18 @@ def test_boundary_condition_and_solver_schedule_match_lcm_scheduler():
 
 
 @pytest.mark.parametrize("settings", [{"loss": "l1"}, {"ema_decay": 1.0}, {"guidance_scale": float("nan")},
-                                      {"num_inference_steps": 60}, {"huber_c": 0.0}])
+                                      {"num_inference_steps": 60}, {"huber_c": 0.0}, {"num_phases": 0},
+                                      {"num_phases": 3}, {"num_phases": 2, "num_inference_steps": 4}])
 def test_bad_distill_settings_are_refused_when_the_config_is_read(settings):
     with pytest.raises(ValueError, match="distill."):
         DistillTrainConfig(**settings)
+
+
+def test_a_phased_student_needs_a_solver_schedule_that_divides_the_training_timesteps(tiny_pipeline, tmp_path):
+    config = distill_config(max_steps=1, distill=DistillTrainConfig(num_ddim_timesteps=30, num_phases=2,
+                                                                    num_inference_steps=2, sample_prompts=()))
+    with pytest.raises(InvalidArgumentError, match="divide the teacher's 1000 training timesteps"):
+        run_training(lambda acc: DistillStage(config, acc, tiny_pipeline), ToneDataset(4), config, tmp_path)
 
 
 def test_start_and_noise_invert_the_forward_process_for_eps_and_v():
