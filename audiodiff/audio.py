@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import tempfile
@@ -55,11 +56,21 @@ def encode_wav(audio: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
+@functools.cache
+def new_file_mode() -> int:
+    """``0o666`` less the process's umask: the mode ``open(path, "w")`` gives a new file (read once; reading
+    the umask means setting it, so it is not done per file)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
     """Write a ``(samples,)`` waveform in [-1, 1] as 16-bit PCM WAV at ``sample_rate`` Hz; returns the path.
 
     Atomic: the file is written under a temporary name in the same folder and renamed, so a process
-    killed mid-write leaves either no file or the previous one, never a truncated WAV.
+    killed mid-write leaves either no file or the previous one, never a truncated WAV.  Its permissions are
+    those of any new file (``0o666`` less the process's umask), not the temporary file's private ``0o600``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +78,7 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
     os.close(handle)
     try:
         sf.write(temporary, np.clip(audio, -1.0, 1.0), sample_rate, subtype=WAV_SUBTYPE, format="WAV")
+        os.chmod(temporary, new_file_mode())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

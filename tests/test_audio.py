@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import stat
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -107,3 +109,10 @@ def test_write_wav_is_atomic(tmp_path, monkeypatch):
         write_wav(path, audio, 16000)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
+
+
+def test_write_wav_gives_the_permissions_of_a_plain_new_file(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    path = write_wav(tmp_path / "out.wav", np.zeros(160, dtype=np.float32), 16000)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)  # not mkstemp's 0o600
