@@ -246,7 +246,9 @@ def describe_model(model: Path | None, duration: float = 5.0) -> str:
     lines.append(f"sample_rate: {mel.sample_rate} Hz, n_mels: {mel.n_mels}, hop_length: {mel.hop_length}")
     lines.append(f"latent shape for {duration:g} s: {pipe.latent_shape(duration)}")
     lines.append(f"sampling defaults: {pipe.config.default_num_inference_steps} steps of "
-                 f"{type(pipe.scheduler).__name__}, guidance scale {pipe.config.default_guidance_scale:g}")
+                 f"{type(pipe.scheduler).__name__}, guidance scale {pipe.config.default_guidance_scale:g}"
+                 + (f" (a phased consistency student: {pipe.config.num_phases} phases)"
+                    if pipe.config.get("num_phases") else ""))
     lines.append(f"window length {round(pipe.window_duration, 2):g} s (clips up to {MAX_LONG_DURATION:g} s with --duration, "
                  "in overlapping windows)")
     if pipe.config.text_encoder_source:

@@ -79,6 +79,9 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             model; a few-step distilled student stores its own, e.g. 4 with an ``LCMScheduler``).
         default_guidance_scale: the guidance scale :meth:`__call__` uses when not told (3; 1 for a student with
             the guidance folded in, which needs one U-Net pass a step).
+        num_phases: for a phased consistency student (Wang et al. 2024, "Phased Consistency Model"), the
+            phases it was distilled on: it samples well only in that many DDIM steps, at the phase edges, and
+            :meth:`__call__` logs a warning for any other step count.  ``None`` for every other model.
     """
 
     model_cpu_offload_seq = "text_encoder->unet->vae->vocoder"
@@ -99,6 +102,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         text_embedding: str = "token_states",
         default_num_inference_steps: int = 25,
         default_guidance_scale: float = 3.0,
+        num_phases: int | None = None,
     ):
         super().__init__()
         self.register_modules(
@@ -108,7 +112,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         self.register_to_config(
             text_encoder_source=text_encoder_source, max_duration=max_duration, max_text_length=max_text_length,
             text_embedding=text_embedding, default_num_inference_steps=default_num_inference_steps,
-            default_guidance_scale=default_guidance_scale,
+            default_guidance_scale=default_guidance_scale, num_phases=num_phases,
         )
         _check_components(self)
 
@@ -463,6 +467,11 @@ class AudioDiffusionPipeline(DiffusionPipeline):
                 f"num_inference_steps must be at most {schedule_steps} for this few-step model (its LCMScheduler "
                 f"samples from the {schedule_steps} timesteps it was distilled on), got {num_inference_steps}."
             )
+        num_phases = self.config.get("num_phases")
+        if num_phases and num_inference_steps != num_phases:
+            log.warning("This model is a phased consistency student distilled for %d steps (one per phase); "
+                        "num_inference_steps=%d samples off its phase edges and sounds worse. Leave the steps unset "
+                        "or use %d.", num_phases, num_inference_steps, num_phases)
         if not _finite_number(guidance_scale) or guidance_scale < 0:
             raise InvalidArgumentError(f"guidance_scale must be a finite number >= 0, got {guidance_scale!r}.")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):

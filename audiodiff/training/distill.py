@@ -143,7 +143,8 @@ class DistillStage(DiffusionStage):
         pipeline.scheduler = scheduler
         pipeline.register_modules(scheduler=scheduler)
         pipeline.register_to_config(default_num_inference_steps=self.distill.num_inference_steps,
-                                    default_guidance_scale=1.0)
+                                    default_guidance_scale=1.0,
+                                    num_phases=self.distill.num_phases if self.distill.num_phases > 1 else None)
 
     def prepare(self) -> None:
         super().prepare()

@@ -4,6 +4,7 @@ and exports a folder that samples with LCMScheduler and its own stored defaults.
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import torch
@@ -135,7 +136,7 @@ def test_export_samples_with_lcm_and_its_stored_few_step_defaults(tiny_pipeline_
     _distill(tiny_pipeline_dir, tmp_path, 2)
     index = json.loads((tmp_path / "model" / "model_index.json").read_text())
     assert index["scheduler"] == ["diffusers", "LCMScheduler"]
-    assert (index["default_num_inference_steps"], index["default_guidance_scale"]) == (4, 1.0)
+    assert (index["default_num_inference_steps"], index["default_guidance_scale"], index["num_phases"]) == (4, 1.0, None)
     pipe = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
     pipe.set_progress_bar_config(disable=True)
     assert isinstance(pipe.scheduler, LCMScheduler) and pipe.scheduler.config.original_inference_steps == 10
@@ -156,13 +157,13 @@ def test_export_samples_with_lcm_and_its_stored_few_step_defaults(tiny_pipeline_
         pipe("a tone", duration=DURATION, num_inference_steps=11)
 
 
-def test_a_phased_export_samples_its_phase_edges_deterministically(tiny_pipeline_dir, tmp_path):
+def test_a_phased_export_samples_its_phase_edges_deterministically(tiny_pipeline_dir, tmp_path, caplog):
     phased = DistillTrainConfig(num_ddim_timesteps=10, ema_decay=0.5, loss="l2", sample_prompts=(), num_phases=2,
                                 num_inference_steps=2)
     _distill(tiny_pipeline_dir, tmp_path, 2, distill=phased)
     index = json.loads((tmp_path / "model" / "model_index.json").read_text())
     assert index["scheduler"] == ["diffusers", "DDIMScheduler"]
-    assert (index["default_num_inference_steps"], index["default_guidance_scale"]) == (2, 1.0)
+    assert (index["default_num_inference_steps"], index["default_guidance_scale"], index["num_phases"]) == (2, 1.0, 2)
     pipe = AudioDiffusionPipeline.from_pretrained(tmp_path / "model")
     pipe.set_progress_bar_config(disable=True)
     timesteps = []
@@ -172,6 +173,10 @@ def test_a_phased_export_samples_its_phase_edges_deterministically(tiny_pipeline
     assert timesteps == [999, 499]  # one unguided pass at each phase's end
     again = pipe("a tone at 440 hertz", duration=DURATION, generator=torch.Generator().manual_seed(3)).audios
     assert (first == again).all() and first.shape == (1, round(DURATION * 16000))
+    assert "phased" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="audiodiff.pipeline"):
+        pipe("a tone", duration=DURATION, num_inference_steps=3)
+    assert "distilled for 2 steps" in caplog.text and "num_inference_steps=3" in caplog.text
 
 
 def test_phase_edges_starts_and_boundary_condition():
