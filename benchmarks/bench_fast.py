@@ -7,7 +7,8 @@ it (``load_pipeline``, ``--dtype auto``: bf16 on CPUs with bf16 units):
   U-Net passes a step, batched);
 * ``default-8-unipc``: the same model with UniPC at 8 steps (the cheap alternative that scores like 25 steps,
   recipes/opensfx/results/eval_samplers.md);
-* ``fast-4``: ``checkpoints/fast`` with its folder defaults, 4 LCM steps at guidance 1 (one pass a step).
+* ``fast-4``: ``checkpoints/fast`` with its folder defaults, 4 steps at guidance 1 (one pass a step; since sitting 11 a phased consistency student, DDIM at its
+  phase edges 999/749/499/249).
 
 For each: wall seconds of the generation call (text encoder, sampling, VAE decode, vocoder; the median of
 ``--repeats`` calls after one warm-up call, the systems interleaved round by round so a shared machine's load

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from diffusers import LCMScheduler
+from diffusers import DDIMScheduler
 from safetensors.torch import load_file
 
 from audiodiff.generate import load_pipeline
@@ -55,14 +55,15 @@ def test_fast_is_the_default_with_a_distilled_unet():
     assert read_model_index(fast)["text_encoder_source"] == read_model_index(default)["text_encoder_source"]
 
 
-def test_fast_samples_four_unguided_lcm_steps_with_no_arguments():
+def test_fast_samples_four_unguided_phased_steps_with_no_arguments():
     pipe = load_pipeline(folder("fast"), "cpu", "float32")
     pipe.set_progress_bar_config(disable=True)
-    assert isinstance(pipe.scheduler, LCMScheduler)
+    assert isinstance(pipe.scheduler, DDIMScheduler) and pipe.config.num_phases == 4
     calls = []
-    pipe.unet.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
+    pipe.unet.register_forward_hook(lambda module, args, output: calls.append((args[0].shape[0], int(args[1]))))
     first = pipe("a dog barking", duration=2.0, generator=torch.Generator().manual_seed(0)).audios[0]
-    assert calls == [1, 1, 1, 1]  # four steps, one pass each (no classifier-free guidance batch)
+    # four steps at the phase edges, one pass each (no classifier-free guidance batch)
+    assert calls == [(1, 999), (1, 749), (1, 499), (1, 249)]
     again = pipe("a dog barking", duration=2.0, generator=torch.Generator().manual_seed(0)).audios[0]
     np.testing.assert_array_equal(first, again)
     assert first.shape == (2 * pipe.mel.config.sample_rate,)
