@@ -230,6 +230,9 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", type=Path, required=True, help="folder to write")
     p.add_argument("--latents", action="store_true", help="also cache VAE latents (fixes each clip's crop)")
     p.add_argument("--segment-seconds", type=float, default=5.0, help="crop length for latents (seconds)")
+    p.add_argument("--crops-per-clip", type=int, default=1, metavar="K",
+                   help="with --latents: up to K crops of each training clip longer than a crop (epochs 0..K-1's "
+                        "random starts); diffusion training then takes crop epoch %% K, not one fixed crop (default 1)")
     p.add_argument("--batch-size", type=int, default=32, help="captions/clips encoded together")
     p.add_argument("--fp16", action="store_true", help="store float16 (half the disk)")
     p.add_argument("--seed", type=int, default=0, help="seed of the train crops and the split (match training)")
@@ -246,7 +249,7 @@ def _run_prepare(args: argparse.Namespace) -> None:
     print(prepare_cache(args.data, args.model, args.cache, latents=args.latents, batch_size=args.batch_size,
                         segment_seconds=args.segment_seconds, device=args.device, fp16=args.fp16, seed=args.seed,
                         validation_fraction=args.validation_fraction,
-                        extra_captions=args.extra_captions))
+                        extra_captions=args.extra_captions, crops_per_clip=args.crops_per_clip))
 
 
 # ---------------------------------------------------------------------- train / finetune

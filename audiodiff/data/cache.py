@@ -11,7 +11,12 @@ so diffusion training can run where the text encoder's package is not installed.
      "text_states": {"dtype": "float32", "files": [...], "captions": {"<caption>": [shard, row]}},
      "latents": null | {"identity": "encoder-sha1:...", "dtype": ..., "files": [...], "shape": [C, h, w],
                         "sample_rate": ..., "segment_seconds": ..., "seed": ..., "validation_fraction": ...,
-                        "clips": [{"name": ..., "split": ..., "captions": [...], "shard": s, "row": r}]}}
+                        "crops_per_clip": K,
+                        "clips": [{"name": ..., "split": ..., "captions": [...], "shard": s, "row": r,
+                                   "crop": k}]}}
+
+A clip has one entry per cached crop (``crop`` 0, 1, ...; caches written before crops were counted have no
+``crop`` field and one crop per clip).
 
 Text shards hold ``states`` ``(rows, L, H)`` (zero at padding) and ``mask`` ``(rows, L)`` uint8;
 latent shards hold ``latents`` ``(rows, C, h, w)`` and ``latents_mask`` ``(rows, h)`` uint8.
@@ -121,18 +126,21 @@ class TextStateCache:
 
 @dataclass(frozen=True)
 class LatentRecord:
-    """One cached clip: its :attr:`Clip.name`, its side of the split and its captions (main caption first)."""
+    """One cached clip: its :attr:`Clip.name`, its side of the split, its captions (main caption first) and how
+    many crops of it the cache holds."""
 
     name: str
     split: str
     captions: tuple[str, ...]
+    num_crops: int = 1
 
 
 class LatentCache:
-    """VAE latents of one fixed crop per clip, read from a prepared cache.
+    """VAE latents of fixed crops of each clip, read from a prepared cache.
 
     Training clips hold the crop :class:`~audiodiff.data.dataset.AudioCaptionDataset` draws in epoch 0
-    with the cache's ``seed``; validation clips hold the start of the clip.  Cached latents fix the crop.
+    with the cache's ``seed`` (and, from ``prepare --crops-per-clip K``, those of epochs 1 .. K-1 for clips
+    longer than a crop); validation clips hold the start of the clip.  Cached latents fix the crops.
 
     Raises:
         InvalidArgumentError: ``cache`` is not a cache or holds no latents.
@@ -148,25 +156,39 @@ class LatentCache:
         self.settings = {key: value for key, value in section.items() if key not in ("files", "clips")}
         if model is not None and not latent_identity_matches(section["identity"], Path(model)):
             _check_same(self.cache, "VAE encoder", section["identity"], latent_identity(Path(model)), model)
-        self.records = [LatentRecord(c["name"], c["split"], tuple(c["captions"])) for c in section["clips"]]
-        self._locations = {c["name"]: (c["shard"], c["row"]) for c in section["clips"]}
+        self._locations: dict[str, list[tuple[int, int]]] = {}
+        first: dict[str, dict] = {}
+        for entry in sorted(section["clips"], key=lambda c: c.get("crop", 0)):
+            self._locations.setdefault(entry["name"], []).append((entry["shard"], entry["row"]))
+            first.setdefault(entry["name"], entry)
+        self.records = [LatentRecord(c["name"], c["split"], tuple(c["captions"]), len(self._locations[c["name"]]))
+                        for c in first.values()]
         self._reader = ShardReader(self.cache, section["files"])
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def lookup(self, names: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Latents ``(batch, C, h, w)`` float32 and ``latents_mask`` ``(batch, h)`` float32 (0 on padded frames).
+    def lookup(self, names: Sequence[str], crops: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latents ``(batch, C, h, w)`` float32 and ``latents_mask`` ``(batch, h)`` float32 (0 on padded frames)
+        of crop ``crops[i]`` (default 0) of clip ``names[i]``.
 
         Raises:
-            InvalidArgumentError: a clip name is not in the cache.
+            InvalidArgumentError: a clip name is not in the cache, or a crop index beyond the clip's crops.
         """
         missing = [name for name in names if name not in self._locations]
         if missing:
             raise InvalidArgumentError(
                 f"Clip {missing[0]!r} has no cached latents in {self.cache}; re-run `audiodiff prepare --latents`."
             )
-        locations = [self._locations[name] for name in names]
+        crops = [0] * len(names) if crops is None else list(crops)
+        if len(crops) != len(names):
+            raise InvalidArgumentError(f"lookup got {len(names)} clip names but {len(crops)} crop indices.")
+        for name, crop in zip(names, crops):
+            if not 0 <= crop < len(self._locations[name]):
+                raise InvalidArgumentError(
+                    f"Clip {name!r} has {len(self._locations[name])} cached crop(s) in {self.cache}, no crop {crop}."
+                )
+        locations = [self._locations[name][crop] for name, crop in zip(names, crops)]
         return self._reader.rows("latents", locations).float(), self._reader.rows("latents_mask", locations).float()
 
 

@@ -18,7 +18,9 @@ class LatentDataset(Dataset):
     Items: ``latents`` ``(C, h, w)`` float32, ``latents_mask`` ``(h,)`` float32 (0 on frames of padding),
     ``caption`` str (train: a paraphrase drawn from ``(seed, index, epoch)`` as in
     :class:`~audiodiff.data.dataset.AudioCaptionDataset`; validation: the main caption), ``index`` int,
-    ``name`` str.  The crop is the one fixed when the cache was made.
+    ``name`` str.  The crops are the ones fixed when the cache was made: a training clip with ``K`` cached crops
+    (``audiodiff prepare --crops-per-clip``) serves crop ``epoch % K`` in each epoch, so a run sees each of them in
+    turn; validation clips serve their one crop.
 
     Raises:
         InvalidArgumentError: ``split`` is not train/validation, or the cache has no clip on that side.
@@ -35,7 +37,7 @@ class LatentDataset(Dataset):
         self.train, self.seed, self.epoch = split == "train", seed, 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the paraphrases of ``epoch`` (training only)."""
+        """Select the crops and paraphrases of ``epoch`` (training only)."""
         self.epoch = epoch
 
     def __len__(self) -> int:
@@ -43,7 +45,8 @@ class LatentDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str | int]:
         record = self.records[index]
-        latents, mask = self.cache.lookup([record.name])
+        crop = self.epoch % record.num_crops if self.train else 0
+        latents, mask = self.cache.lookup([record.name], [crop])
         caption = record.captions[0]
         if self.train:
             caption = record.captions[item_rng(self.seed, index, self.epoch).integers(len(record.captions))]

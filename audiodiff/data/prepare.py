@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
 from ..devices import resolve_device
+from ..errors import InvalidArgumentError
 from ..mel import frame_mask
 from ..models import text_encoder as text_encoders
 from ..models import vae as vaes
@@ -45,6 +46,7 @@ def prepare_cache(
     validation_fraction: float = 0.03,
     extra_captions: Sequence[str] = (),
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+    crops_per_clip: int = 1,
 ) -> Path:
     """Write the cache folder ``cache`` for dataset ``data`` and pipeline folder ``model``; returns ``cache``.
 
@@ -57,12 +59,20 @@ def prepare_cache(
     Args:
         fp16: store states and latents as float16 (half the disk; lookups still return float32).
         max_shard_bytes: tensor bytes per safetensors shard, at most.
+        crops_per_clip: with ``latents``, each training clip longer than ``segment_seconds`` also gets the crops
+            of epochs 1 .. ``crops_per_clip - 1`` (its random starts in those epochs), so that diffusion
+            training, which takes crop ``epoch % crops`` of each clip, does not see one fixed crop per clip every
+            epoch (a U-Net trained on one fixed crop overfits it; recipes/opensfx/TRAINING.md).  Shorter clips
+            give one crop, since every epoch would crop them at the start.  Validation clips keep one.
 
     Raises:
-        InvalidArgumentError: the dataset is unusable (see :func:`read_dataset`, :class:`AudioCaptionDataset`).
+        InvalidArgumentError: the dataset is unusable (see :func:`read_dataset`, :class:`AudioCaptionDataset`),
+            or ``crops_per_clip`` is not an integer >= 1.
         ModelNotFoundError / IncompatibleModelError / TextEncoderNotFoundError: the model cannot be loaded.
     """
     data, model, cache = Path(data), Path(model), Path(cache)
+    if isinstance(crops_per_clip, bool) or not isinstance(crops_per_clip, int) or crops_per_clip < 1:
+        raise InvalidArgumentError(f"crops_per_clip must be an integer >= 1, got {crops_per_clip!r}.")
     clips = read_dataset(data)
     pipe = AudioDiffusionPipeline.from_pretrained(model).to(resolve_device(device))
     dtype = torch.float16 if fp16 else torch.float32
@@ -76,11 +86,11 @@ def prepare_cache(
         if latents:
             train, validation = split_clips(clips, validation_fraction, seed)
             index["latents"] = write_latents(pipe, train, validation, folder, batch_size, segment_seconds, seed,
-                                             dtype, max_shard_bytes)
+                                             dtype, max_shard_bytes, crops_per_clip)
             index["latents"].update(identity=latent_identity(model), validation_fraction=validation_fraction)
         (folder / INDEX_FILE).write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
     log.info("Cached %d captions%s in %s.", len(captions),
-             f" and {len(index['latents']['clips'])} clip latents" if latents else "", cache)
+             f" and {len(index['latents']['clips'])} crop latents" if latents else "", cache)
     return cache
 
 
@@ -120,27 +130,42 @@ def pad_states(states: torch.Tensor, mask: torch.Tensor, max_length: int) -> tup
 @torch.no_grad()
 def write_latents(
     pipe: AudioDiffusionPipeline, train: list[Clip], validation: list[Clip], folder: Path, batch_size: int,
-    segment_seconds: float, seed: int, dtype: torch.dtype, max_shard_bytes: int,
+    segment_seconds: float, seed: int, dtype: torch.dtype, max_shard_bytes: int, crops_per_clip: int = 1,
 ) -> dict:
-    """Encode one crop per usable clip into ``latents-*.safetensors``; returns the index section."""
+    """Encode the crops of every usable clip into ``latents-*.safetensors``; returns the index section.
+
+    Crop ``k`` of a training clip is the one :class:`AudioCaptionDataset` draws in epoch ``k``; crops after the
+    first are encoded only for clips that fill the whole first crop (a shorter clip is always cropped at 0).
+    """
     writer = ShardWriter(folder, "latents", max_shard_bytes)
     records, shape = [], None
     for split, clips in (("train", train), ("validation", validation)):
         if not clips:
             continue
         dataset = AudioCaptionDataset(clips, pipe.sample_rate, segment_seconds, train=split == "train", seed=seed)
-        loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
-        for batch in tqdm(loader, desc=f"Encoding {split} latents", unit="batch", disable=None):
-            mel = pipe.mel.normalize(pipe.mel(batch["audio"].to(pipe.device)))
-            latents = vaes.encode_mel(pipe.vae, mel, layout=pipe.mel.config.image_layout)
-            hop = pipe.mel.config.hop_length * vaes.downsampling_factor(pipe.vae)
-            mask = frame_mask(batch["audio_mask"], hop, latents.shape[2]).to(torch.uint8)
-            rows = writer.add({"latents": latents.to("cpu", dtype), "latents_mask": mask})
-            shape = list(latents.shape[1:])
-            for i, (shard, row) in zip(batch["index"].tolist(), rows):
-                clip = dataset.clips[i]
-                records.append({"name": clip.name, "split": split, "captions": list(clip.captions),
-                                "shard": shard, "row": row})
+        long_clips = list(range(len(dataset)))
+        for crop in range(crops_per_clip if split == "train" else 1):
+            dataset.set_epoch(crop)
+            loader = DataLoader(Subset(dataset, long_clips), batch_size=batch_size, collate_fn=collate)
+            label = f"Encoding {split} latents" + (f" (crop {crop + 1} of {crops_per_clip})" if crops_per_clip > 1 else "")
+            full = []
+            for batch in tqdm(loader, desc=label, unit="batch", disable=None):
+                mel = pipe.mel.normalize(pipe.mel(batch["audio"].to(pipe.device)))
+                latents = vaes.encode_mel(pipe.vae, mel, layout=pipe.mel.config.image_layout)
+                hop = pipe.mel.config.hop_length * vaes.downsampling_factor(pipe.vae)
+                mask = frame_mask(batch["audio_mask"], hop, latents.shape[2]).to(torch.uint8)
+                rows = writer.add({"latents": latents.to("cpu", dtype), "latents_mask": mask})
+                shape = list(latents.shape[1:])
+                full += [i for i, filled in zip(batch["index"].tolist(), batch["audio_mask"].bool().all(1).tolist())
+                         if filled]
+                for i, (shard, row) in zip(batch["index"].tolist(), rows):
+                    clip = dataset.clips[i]
+                    records.append({"name": clip.name, "split": split, "captions": list(clip.captions),
+                                    "shard": shard, "row": row, "crop": crop})
+            long_clips = full
+            if not long_clips:
+                break
     writer.flush()
     return {"dtype": str(dtype).removeprefix("torch."), "files": writer.files, "shape": shape,
-            "sample_rate": pipe.sample_rate, "segment_seconds": segment_seconds, "seed": seed, "clips": records}
+            "sample_rate": pipe.sample_rate, "segment_seconds": segment_seconds, "seed": seed,
+            "crops_per_clip": crops_per_clip, "clips": records}

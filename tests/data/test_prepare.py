@@ -184,3 +184,66 @@ def test_latent_dataset_serves_cached_latents_and_seeded_paraphrases(prepared):
     again = LatentDataset(cache, "train", seed=1)
     again.set_epoch(9)
     assert again[dog]["caption"] == seen[9]
+
+
+@pytest.fixture(scope="module")
+def multi_crop(prepared, tiny_pipeline_dir, tmp_path_factory):
+    """The same audiofolder cached with 3 crops per training clip."""
+    data, _ = prepared
+    cache = prepare_cache(data, tiny_pipeline_dir, tmp_path_factory.mktemp("crops") / "cache", latents=True,
+                          batch_size=2, segment_seconds=SEGMENT, device="cpu", seed=1, validation_fraction=0.25,
+                          crops_per_clip=3)
+    return data, cache
+
+
+def test_crops_per_clip_caches_each_epochs_crop_of_the_longer_training_clips(multi_crop, tiny_pipeline):
+    data, cache = multi_crop
+    index = json.loads((cache / "index.json").read_text())
+    assert index["latents"]["crops_per_clip"] == 3
+    latents_cache = LatentCache(cache)
+    crops = {r.name: r.num_crops for r in latents_cache.records}
+    train, validation = split_clips(read_dataset(data), 0.25, seed=1)
+    assert len(crops) == 4 and all(crops[c.name] == 1 for c in validation)
+    # 1.0, 0.8 and 0.6 s clips fill a 0.5 s crop; the 0.3 s clip is cropped at 0 in every epoch, so it has one
+    assert {c.name: crops[c.name] for c in train} == {c.name: 1 if c.name == "clip_001.wav" else 3 for c in train}
+    pipe = tiny_pipeline
+    dataset = AudioCaptionDataset(train, pipe.sample_rate, SEGMENT, train=True, seed=1)
+    long = [i for i, c in enumerate(dataset.clips) if crops[c.name] == 3]
+    for epoch in range(3):
+        dataset.set_epoch(epoch)
+        audio = torch.stack([dataset[i]["audio"] for i in long])
+        with torch.no_grad():
+            expected = encode_mel(pipe.vae, pipe.mel.normalize(pipe.mel(audio)))
+        cached, _ = latents_cache.lookup([dataset.clips[i].name for i in long], [epoch] * len(long))
+        assert torch.allclose(cached, expected, atol=1e-5), epoch
+    one_second = [latents_cache.lookup(["clip_000.wav"], [k])[0] for k in range(3)]
+    assert not torch.equal(one_second[0], one_second[1]) and not torch.equal(one_second[1], one_second[2])
+    with pytest.raises(InvalidArgumentError, match="has 3 cached crop.*no crop 3"):
+        latents_cache.lookup(["clip_000.wav"], [3])
+    with pytest.raises(InvalidArgumentError, match="has 1 cached crop.*no crop 1"):
+        latents_cache.lookup(["clip_001.wav"], [1])
+
+
+def test_latent_dataset_serves_crop_epoch_mod_k(multi_crop, prepared):
+    _, cache = multi_crop
+    train = LatentDataset(cache, "train", seed=1)
+    latents_cache = LatentCache(cache)
+    for index, record in enumerate(train.records):
+        for epoch in range(7):
+            train.set_epoch(epoch)
+            expected, _ = latents_cache.lookup([record.name], [epoch % record.num_crops])
+            assert torch.equal(train[index]["latents"], expected[0])
+    # crop 0 is the single-crop cache's crop: one crop per clip is the special case K = 1
+    single = LatentDataset(prepared[1], "train", seed=1)
+    assert [r.name for r in single.records] == [r.name for r in train.records]
+    for index in range(len(train)):
+        train.set_epoch(0)
+        assert torch.allclose(single[index]["latents"], train[index]["latents"])
+
+
+@pytest.mark.parametrize("crops", [0, -1, 1.5, True])
+def test_crops_per_clip_must_be_a_positive_integer(prepared, tiny_pipeline_dir, tmp_path, crops):
+    with pytest.raises(InvalidArgumentError, match="crops_per_clip must be an integer >= 1"):
+        prepare_cache(prepared[0], tiny_pipeline_dir, tmp_path / "cache", latents=True, device="cpu",
+                      crops_per_clip=crops)
+    assert not (tmp_path / "cache").exists()
