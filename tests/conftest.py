@@ -70,6 +70,23 @@ def make_audiofolder(root: Path, clips: list[tuple[str, float, float]], sample_r
     return root
 
 
+def make_split_audiofolder(root: Path, clips: list[tuple[str, float, float]], categories: list[str],
+                           validation: tuple[int, ...], ogg: tuple[int, ...] = ()) -> Path:
+    """:func:`make_audiofolder` whose rows also name a ``category`` (one per clip) and a ``split`` (``validation``
+    for the clips at the indices ``validation``, else ``train``), with the clips at the indices ``ogg`` written as
+    mono OGG Vorbis at ``SAMPLE_RATE`` (``clip_NNN.ogg``) instead of WAV; returns ``root``."""
+    make_audiofolder(root, clips)
+    rows = [json.loads(line) for line in (root / "metadata.jsonl").read_text().splitlines()]
+    for i in ogg:
+        _, frequency, seconds = clips[i]
+        sf.write(root / f"clip_{i:03d}.ogg", tone(frequency, seconds), SAMPLE_RATE, format="OGG", subtype="VORBIS")
+        rows[i]["file_name"] = f"clip_{i:03d}.ogg"
+    for i, row in enumerate(rows):
+        row.update(category=categories[i], split="validation" if i in validation else "train")
+    (root / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return root
+
+
 @pytest.fixture()
 def audiofolder(tmp_path) -> Path:
     """Eight 1.5 s tones with captions, at 16 kHz."""

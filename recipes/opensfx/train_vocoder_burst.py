@@ -24,26 +24,21 @@ from __future__ import annotations
 
 import argparse
 import copy
-import io
 import json
 import logging
-import math
 import shutil
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: recipes/ holds opensfx
 
-from opensfx.burst import burst_main  # noqa: E402
+from opensfx.audio_pack import AudioPack  # noqa: E402
+from opensfx.burst import JsonLog, audio_burst_parser, burst_main, merge_parser, train_for_minutes  # noqa: E402
 
 from audiodiff.config import load_config  # noqa: E402
 from audiodiff.mel import MelSpectrogram  # noqa: E402
@@ -62,57 +57,6 @@ log = logging.getLogger("train_vocoder_burst")
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "vocos.yaml"
 MAX_SHARD_SIZE = "15MB"  # under the device's 16 MiB per returned file
 MAX_FILE_BYTES = 16 * 2**20
-
-
-def decode(data: bytes, sample_rate: int) -> np.ndarray:
-    """A stored clip (OGG or FLAC bytes) as ``(samples,)`` float32 mono at ``sample_rate`` Hz."""
-    audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    if rate != sample_rate:
-        raise ValueError(f"a packed clip is at {rate} Hz, not the vocoder's {sample_rate} Hz; repack with --init.")
-    return audio.mean(axis=1)
-
-
-def read_split(folder: Path, split: str, entries: list[dict], sample_rate: int, workers: int) -> list[np.ndarray]:
-    """The clips of ``split`` (``train`` or ``validation``), decoded in ``workers`` threads, in pack order."""
-    data = memoryview((folder / f"{split}.bin").read_bytes())
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda e: decode(data[e["offset"]:e["offset"] + e["size"]], sample_rate), entries))
-
-
-class AudioPack:
-    """A pack's train clips in one flat buffer on ``device``, drawn as windows of ``window`` samples; its
-    validation clips as ``(samples,)`` CPU tensors (``validation``)."""
-
-    def __init__(self, folder: Path, sample_rate: int, window: int, device: torch.device, workers: int = 16):
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        if meta["sample_rate"] != sample_rate:
-            raise SystemExit(f"{folder} holds {meta['sample_rate']} Hz audio; the vocoder's mel front end is at "
-                             f"{sample_rate} Hz: pack again with --init.")
-        train = read_split(folder, "train", meta["train"], sample_rate, workers)
-        validation = read_split(folder, "validation", meta["validation"], sample_rate, workers)
-        self.validation = [torch.from_numpy(a) for a in validation]
-        lengths = torch.tensor([len(a) for a in train])
-        self.seconds = float(lengths.sum()) / sample_rate
-        self.clips = len(train)
-        self.audio = torch.from_numpy(np.concatenate(train)).to(device)
-        self.window = window
-        self.starts = (lengths.cumsum(0) - lengths).to(device)
-        self.lengths = lengths.to(device)
-        self.positions = ((lengths - window).clamp(min=0) + 1).to(device)  # start positions per clip
-        self.cumulative = self.positions.cumsum(0)
-        self.total_positions = int(self.cumulative[-1])
-
-    def windows(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(batch_size, window)`` audio and mask, each window's start drawn uniformly over all start positions;
-        a clip shorter than a window fills its start and is zero-padded (mask 0 there)."""
-        device = self.audio.device
-        draw = torch.randint(self.total_positions, (batch_size,), device=device, generator=generator)
-        clip = torch.searchsorted(self.cumulative, draw, right=True)
-        offset = draw - (self.cumulative[clip] - self.positions[clip])
-        within = offset[:, None] + torch.arange(self.window, device=device)
-        mask = within < self.lengths[clip, None]
-        index = (self.starts[clip, None] + within).clamp(max=len(self.audio) - 1)
-        return self.audio[index] * mask, mask.float()
 
 
 def load_generator(folder: Path) -> Vocoder:
@@ -169,17 +113,11 @@ class Burst:
                                   self.pack.validation, discriminators=discriminators,
                                   steps_per_epoch=self.config.vocoder.lr_decay_steps, num_sample_wavs=args.sample_wavs)
         self.stage.prepare()
-        self.log_path = args.out / "log.jsonl"
+        self.log = JsonLog(args.out / "log.jsonl", log)
 
     @property
     def generator(self) -> Vocoder:
         return self.stage.accelerator.unwrap_model(self.stage.generator)
-
-    def log(self, record: dict) -> None:
-        line = json.dumps(record)
-        log.info(line)
-        with self.log_path.open("a", encoding="utf-8") as f:
-            f.write(line + "\n")
 
     def save(self, step: int) -> None:
         """The generator as a component folder ``vocoder/`` and, when under 16 MiB, ``discriminators.safetensors``."""
@@ -213,31 +151,7 @@ class Burst:
                   "adversarial_start": self.config.vocoder.adversarial_start,
                   "device": str(self.stage.accelerator.device),
                   "mixed_precision": args.mixed_precision})
-        generator = torch.Generator(self.stage.accelerator.device).manual_seed(args.seed)
-        start = time.monotonic()
-        self.evaluate_and_save(0, seconds=0.0)
-        last_save = clock = time.monotonic()  # clock, timed: training time and steps since the last log, no evaluation
-        step, timed, sums, counts = 0, 0, {}, {}
-        while step < args.max_steps and time.monotonic() - start < args.minutes * 60:
-            audio, mask = self.pack.windows(args.batch_size, generator)
-            for key, value in self.stage.train_step({"audio": audio, "audio_mask": mask}, step).items():
-                sums[key] = sums.get(key, 0.0) + value.float()
-                counts[key] = counts.get(key, 0) + 1
-            step, timed = step + 1, timed + 1
-            if step % args.log_every == 0:
-                now = time.monotonic()
-                record = {key: float(total) / counts[key] for key, total in sums.items()}
-                self.log({"step": step, **record, "steps_per_second": round(timed / (now - clock), 3),
-                          "seconds": round(now - start, 1)})
-                sums, counts, clock, timed = {}, {}, now, 0
-                if not math.isfinite(record["loss"]):
-                    self.log({"stopped": "non-finite loss", "step": step})
-                    return
-            if time.monotonic() - last_save > args.save_minutes * 60:
-                self.evaluate_and_save(step, seconds=round(time.monotonic() - start, 1))
-                last_save = clock = time.monotonic()
-                timed = 0
-        self.evaluate_and_save(step, seconds=round(time.monotonic() - start, 1), final=True)
+        train_for_minutes(args, self.stage, self.pack.windows, self.evaluate_and_save, self.log)
 
 
 def merge(args: argparse.Namespace) -> None:
@@ -251,18 +165,10 @@ def merge(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The training command's arguments."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pack", type=Path, required=True, help="folder of pack_vocoder_burst.py")
-    parser.add_argument("--init", type=Path, required=True, help="folder with the generator's vocoder/ and mel/")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="vocoder stage config (losses, LR)")
-    parser.add_argument("--minutes", type=float, default=8.0, help="wall-clock budget, evaluations included")
-    parser.add_argument("--save-minutes", type=float, default=2.0)
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--mixed-precision", default="bf16", choices=["bf16", "no", "auto"])
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser = audio_burst_parser(__doc__, "folder of pack_vocoder_burst.py",
+                                "folder with the generator's vocoder/ and mel/", DEFAULT_CONFIG, save_minutes=2.0,
+                                log_every=100)
     parser.add_argument("--segment-frames", type=int, default=64, help="mel frames per window (0: config's)")
-    parser.add_argument("--lr", type=float, default=None, help="default: the config's learning_rate")
     parser.add_argument("--adversarial-start", type=int, default=None,
                         help="generator-only steps before the GAN terms (default: the config's; 0 after pre-training)")
     parser.add_argument("--discriminators", nargs="+", default=None, help="default: the config's (Vocos: mpd mrd)")
@@ -273,22 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="discriminators.safetensors of a burst, or modules.safetensors of a CPU checkpoint")
     parser.add_argument("--half", action="store_true", help="write float16 weights (HiFi-GAN V1 needs it)")
     parser.add_argument("--sample-wavs", type=int, default=0, help="validation clips written as WAV at each evaluation")
-    parser.add_argument("--workers", type=int, default=16, help="threads decoding the pack")
-    parser.add_argument("--log-every", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-steps", type=int, default=10**9, help="stop earlier than --minutes (tests)")
     return parser
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    merge_parser = argparse.ArgumentParser(description="Put a burst's generator into a pipeline folder.")
-    merge_parser.add_argument("--weights", type=Path, required=True, help="the burst's --out")
-    merge_parser.add_argument("--init", type=Path, required=True, help="the pipeline folder to copy")
-    merge_parser.add_argument("--out", type=Path, required=True)
-    merge_parser.add_argument("--max-shard-size", default=MAX_SHARD_SIZE)
-    burst_main(build_parser(), lambda args: Burst(args).run(), merge_parser, merge)
-
+    merging = merge_parser("Put a burst's generator into a pipeline folder.", MAX_SHARD_SIZE)
+    burst_main(build_parser(), lambda args: Burst(args).run(), merging, merge)
 
 if __name__ == "__main__":
     main()

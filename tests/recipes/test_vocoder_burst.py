@@ -19,9 +19,10 @@ from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
 
-from tests.conftest import REPO, SAMPLE_RATE, make_audiofolder, tone
-from opensfx.pack_vocoder_burst import MIB, pack
-from opensfx.train_vocoder_burst import AudioPack, Burst, build_parser, merge
+from tests.conftest import REPO, SAMPLE_RATE, make_split_audiofolder, tone
+from opensfx.audio_pack import MIB, AudioPack
+from opensfx.pack_vocoder_burst import pack
+from opensfx.train_vocoder_burst import Burst, build_parser, merge
 
 from audiodiff import AudioDiffusionPipeline, VocosVocoder
 from audiodiff.audio import load_audio
@@ -34,21 +35,16 @@ CLIPS = [("a man speaking", 180, 1.2), ("a man speaking", 140, 0.9), ("a woman s
          ("a door", 90, 0.7), ("a door", 120, 0.6), ("a man speaking", 200, 0.8), ("rain", 500, 0.9)]
 CATEGORIES = ["male_speech", "male_speech", "female_speech", "violin", "violin", "rain", "rain", "door", "door",
               "male_speech", "rain"]
-VALIDATION = {9, 10}
+VALIDATION = (9, 10)
 
 
 @pytest.fixture(scope="module")
 def audiofolder(tmp_path_factory) -> Path:
     """Eleven clips in four categories: clip 0 mono OGG at 16 kHz (kept as is), clip 3 a 22.05 kHz WAV
     (resampled), the rest 16 kHz WAVs; clips 9 and 10 in the validation split."""
-    root = make_audiofolder(tmp_path_factory.mktemp("vocoder-burst") / "data", CLIPS)
-    rows = [json.loads(line) for line in (root / "metadata.jsonl").read_text().splitlines()]
-    sf.write(root / "clip_000.ogg", tone(180, 1.2), SAMPLE_RATE, format="OGG", subtype="VORBIS")
-    rows[0]["file_name"] = "clip_000.ogg"
+    root = make_split_audiofolder(tmp_path_factory.mktemp("vocoder-burst") / "data", CLIPS, CATEGORIES, VALIDATION,
+                                  ogg=(0,))
     sf.write(root / "clip_003.wav", tone(440, 1.1, 22050), 22050)
-    for i, row in enumerate(rows):
-        row.update(category=CATEGORIES[i], split="validation" if i in VALIDATION else "train")
-    (root / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     return root
 
 
