@@ -139,6 +139,7 @@ def write_latents(
     """
     writer = ShardWriter(folder, "latents", max_shard_bytes)
     records, shape = [], None
+    hop = pipe.mel.config.hop_length * vaes.downsampling_factor(pipe.vae)  # audio samples per latent frame
     for split, clips in (("train", train), ("validation", validation)):
         if not clips:
             continue
@@ -148,21 +149,20 @@ def write_latents(
             dataset.set_epoch(crop)
             loader = DataLoader(Subset(dataset, long_clips), batch_size=batch_size, collate_fn=collate)
             label = f"Encoding {split} latents" + (f" (crop {crop + 1} of {crops_per_clip})" if crops_per_clip > 1 else "")
-            full = []
+            long_clips = []  # the clips that filled this crop: only they can give another
             for batch in tqdm(loader, desc=label, unit="batch", disable=None):
                 mel = pipe.mel.normalize(pipe.mel(batch["audio"].to(pipe.device)))
                 latents = vaes.encode_mel(pipe.vae, mel, layout=pipe.mel.config.image_layout)
-                hop = pipe.mel.config.hop_length * vaes.downsampling_factor(pipe.vae)
                 mask = frame_mask(batch["audio_mask"], hop, latents.shape[2]).to(torch.uint8)
                 rows = writer.add({"latents": latents.to("cpu", dtype), "latents_mask": mask})
                 shape = list(latents.shape[1:])
-                full += [i for i, filled in zip(batch["index"].tolist(), batch["audio_mask"].bool().all(1).tolist())
-                         if filled]
-                for i, (shard, row) in zip(batch["index"].tolist(), rows):
+                filled = batch["audio_mask"].bool().all(1).tolist()
+                for i, full, (shard, row) in zip(batch["index"].tolist(), filled, rows):
                     clip = dataset.clips[i]
                     records.append({"name": clip.name, "split": split, "captions": list(clip.captions),
                                     "shard": shard, "row": row, "crop": crop})
-            long_clips = full
+                    if full:
+                        long_clips.append(i)
             if not long_clips:
                 break
     writer.flush()

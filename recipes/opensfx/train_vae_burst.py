@@ -198,5 +198,6 @@ def main() -> None:
                          help="a whole-VAE burst: take its new encoder (else refuse a VAE whose encoder differs)")
     burst_main(build_parser(), lambda args: Burst(args).run(), merging, merge)
 
+
 if __name__ == "__main__":
     main()

@@ -187,5 +187,6 @@ def main() -> None:
     merging = merge_parser("Put a burst's generator into a pipeline folder.", MAX_SHARD_SIZE)
     burst_main(build_parser(), lambda args: Burst(args).run(), merging, merge)
 
+
 if __name__ == "__main__":
     main()
