@@ -41,6 +41,7 @@ from .prompts import GenerationRequest, expand_requests
 
 log = logging.getLogger(__name__)
 
+LEVEL_FRAME_HOPS = 4  # long clips' waveform crossfade keeps its level per 4 mel hops (40 ms at 16 kHz, hop 160)
 SAMPLER_DTYPE = torch.float32  # the sampler's latents stay float32 whatever the U-Net computes in (bf16/fp16)
 
 
@@ -217,10 +218,11 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         """Latents ``(batch, C, h, w)`` -> waveform ``(batch, num_samples)`` float32 in [-1, 1].
 
         Latents longer than one window (:meth:`windows`) are decoded and vocoded window by window and the
-        windows' waveforms crossfaded (:func:`~audiodiff.long_form.overlap_add`), so memory beyond one window's
-        decoding is the output.  With ``known_mel`` (the input's normalised log-mel ``(batch, n_mels, frames)``)
-        and ``keep`` (``(n_mels, frames)`` weights in [0, 1], :func:`~audiodiff.editing.regions.mel_keep_weights`)
-        the decoded mel is ``keep * known_mel + (1 - keep) * decoded`` (inpainting's overlay), and a clip that
+        windows' waveforms crossfaded (:func:`~audiodiff.long_form.overlap_add`, level-kept over frames of
+        ``LEVEL_FRAME_HOPS`` mel hops, since Griffin-Lim's phase differs between windows), so memory beyond one
+        window's decoding is the output.  With ``known_mel`` (the input's normalised log-mel
+        ``(batch, n_mels, frames)``) and ``keep`` (``(n_mels, frames)`` weights in [0, 1],
+        :func:`~audiodiff.editing.regions.mel_keep_weights`) the decoded mel is ``keep * known_mel + (1 - keep) * decoded`` (inpainting's overlay), and a clip that
         would peak above 1 has its generated part (``1 - keep``) lowered by that peak and is decoded and vocoded
         again.  A clip whose peak still exceeds 1 is scaled down to peak 1 as a whole rather than clipped
         (Griffin-Lim's phase, unlike a trained vocoder's, can raise peaks above the source's).
@@ -258,7 +260,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
                 mel = mel - (1.0 - keep[:, span].to(mel)) * excess[:, None, None].to(mel)
             return self.vocoder(mel.to(self.vocoder.dtype))[:, : num_samples - first * hop].float()
 
-        return overlap_add(window_audio, windows, dim=1, scale=factor * hop, length=num_samples)
+        return overlap_add(window_audio, windows, dim=1, scale=factor * hop, length=num_samples,
+                           level_frame=LEVEL_FRAME_HOPS * hop)
 
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
         """Waveforms ``(batch, samples)`` at :attr:`sample_rate` -> the VAE's latents (posterior mode)
