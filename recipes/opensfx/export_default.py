@@ -31,12 +31,12 @@ from diffusers import AutoencoderKL
 
 from audiodiff import AudioDiffusionPipeline
 from audiodiff.evaluation.copy_synthesis import load_vocoder
+from audiodiff.generate import set_compute_dtype
 from audiodiff.models.griffin_lim import GriffinLimVocoder
 
 log = logging.getLogger("opensfx.export")
 
 MAX_BYTES = 32 * 1024 * 1024
-HALF_COMPONENTS = ("unet", "vae", "vocoder")
 
 
 def folder_bytes(path: Path) -> int:
@@ -83,8 +83,7 @@ def export_default(diffusion: Path, vocoder: Path | str | None, out: Path, max_b
         pipe.register_modules(vocoder=GriffinLimVocoder.from_mel(pipe.mel))
     elif vocoder is not None:
         pipe.register_modules(vocoder=load_vocoder(vocoder))
-    for name in HALF_COMPONENTS:  # a GriffinLimVocoder keeps its basis float32 through .to(dtype)
-        getattr(pipe, name).to(dtype)
+    set_compute_dtype(pipe, dtype)  # a GriffinLimVocoder keeps its basis float32 through the cast
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
