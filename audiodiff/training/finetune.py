@@ -126,9 +126,25 @@ def run_finetune(job: FinetuneJob) -> FinetuneResult:
                                  accelerator=accelerator)
     if job.lora_rank is not None:
         unet = stages[-1].accelerator.unwrap_model(stages[-1].unet)
-        unet.save_lora_adapter(job.output_dir / ADAPTER_SUBDIR)
+        save_lora_adapter(unet, job.output_dir / ADAPTER_SUBDIR)
     report = _report(job, config, model_dir, summary, previews) if job.report else None
     return FinetuneResult(model_dir, summary, report)
+
+
+def save_lora_adapter(unet: torch.nn.Module, directory: Path) -> None:
+    """Write ``unet``'s LoRA adapter to ``directory`` (diffusers' ``save_lora_adapter``: safetensors).
+
+    diffusers calls ``self.to(dtype=None)`` inside it, which logs "modules that should be kept in float32: []"
+    (diffusers 0.42) though nothing is cast; its warnings are held back for that call only.
+    """
+    from diffusers.utils import logging as diffusers_logging
+
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        unet.save_lora_adapter(directory)
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
 
 
 def _check_job(job: FinetuneJob) -> None:
