@@ -162,19 +162,21 @@ class _LevelKeeper:
         """Scale ``total`` in place over the overlap spans by the per-frame gains, linear between frame centres."""
         if self.expected is None:
             return
+        actual = sum(self._frame_sums(total.narrow(self.dim, first, end - first).square().movedim(self.dim, -1), first)
+                     for first, end in self.spans)  # every span first: a frame may take in more than one
+        tiny = 1e-12 * self.frame
+        gains = ((self.expected + tiny) / (actual + tiny)).sqrt().clamp(1.0, self.MAX_GAIN)
+        centres = (torch.arange(gains.shape[-1], dtype=torch.float32, device=gains.device) + 0.5) * self.frame
         for first, end in self.spans:
-            part = total.narrow(self.dim, first, end - first)
-            actual = self._frame_sums(part.square().movedim(self.dim, -1), first)
-            tiny = 1e-12 * self.frame
-            gains = ((self.expected + tiny) / (actual + tiny)).sqrt().clamp(1.0, self.MAX_GAIN)
-            centres = (torch.arange(gains.shape[-1], dtype=torch.float32) + 0.5) * self.frame
-            positions = torch.arange(first, end, dtype=torch.float32)
+            positions = torch.arange(first, end, dtype=torch.float32, device=gains.device)
             gain = _interpolate(positions, centres, gains)  # (..., end - first)
-            part.mul_(gain.movedim(-1, self.dim))
+            total.narrow(self.dim, first, end - first).mul_(gain.movedim(-1, self.dim))
 
 
 def _interpolate(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     """``numpy.interp`` along the last axis of ``fp`` ``(..., len(xp))`` at increasing ``x``; ends held constant."""
+    if len(xp) == 1:
+        return fp[..., :1].expand(*fp.shape[:-1], len(x))
     right = torch.searchsorted(xp, x).clamp(1, len(xp) - 1)
     left = right - 1
     t = ((x - xp[left]) / (xp[right] - xp[left])).clamp(0.0, 1.0)
