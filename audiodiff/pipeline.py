@@ -222,8 +222,9 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         ``LEVEL_FRAME_HOPS`` mel hops, since Griffin-Lim's phase differs between windows), so memory beyond one
         window's decoding is the output.  With ``known_mel`` (the input's normalised log-mel
         ``(batch, n_mels, frames)``) and ``keep`` (``(n_mels, frames)`` weights in [0, 1],
-        :func:`~audiodiff.editing.regions.mel_keep_weights`) the decoded mel is ``keep * known_mel + (1 - keep) * decoded`` (inpainting's overlay), and a clip that
-        would peak above 1 has its generated part (``1 - keep``) lowered by that peak and is decoded and vocoded
+        :func:`~audiodiff.editing.regions.mel_keep_weights`) the decoded mel is
+        ``keep * known_mel + (1 - keep) * decoded`` (inpainting's overlay), and a clip that would peak above 1
+        has its generated part (``1 - keep``) lowered by that peak and is decoded and vocoded
         again.  A clip whose peak still exceeds 1 is scaled down to peak 1 as a whole rather than clipped
         (Griffin-Lim's phase, unlike a trained vocoder's, can raise peaks above the source's).
         """

@@ -126,12 +126,12 @@ def run_finetune(job: FinetuneJob) -> FinetuneResult:
                                  accelerator=accelerator)
     if job.lora_rank is not None:
         unet = stages[-1].accelerator.unwrap_model(stages[-1].unet)
-        save_lora_adapter(unet, job.output_dir / ADAPTER_SUBDIR)
+        _save_lora_adapter(unet, job.output_dir / ADAPTER_SUBDIR)
     report = _report(job, config, model_dir, summary, previews) if job.report else None
     return FinetuneResult(model_dir, summary, report)
 
 
-def save_lora_adapter(unet: torch.nn.Module, directory: Path) -> None:
+def _save_lora_adapter(unet: torch.nn.Module, directory: Path) -> None:
     """Write ``unet``'s LoRA adapter to ``directory`` (diffusers' ``save_lora_adapter``: safetensors).
 
     diffusers calls ``self.to(dtype=None)`` inside it, which logs "modules that should be kept in float32: []"
