@@ -86,6 +86,9 @@ def overlap_add(
     (waveforms from Griffin-Lim): each frame of that many cells where windows overlap gets the gain
     ``sqrt(sum_i share_i * power_i / power_blend)`` clamped to [1, 2] (:class:`_LevelKeeper`), interpolated
     between frame centres.  Off (``None``) for latents and mels, whose windows agree where they overlap.
+
+    Raises:
+        ValueError: ``level_frame`` < 1.
     """
     if len(windows.starts) == 1:
         return window_output(0)
