@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ EDITS = {
 
 
 def _run(args: list[str], out: Path) -> str:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    env = dict(os.environ, COLUMNS="100", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     done = subprocess.run([sys.executable, "-m", "audiodiff.cli", *args], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"audiodiff {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -64,13 +65,29 @@ def _lowpass_copy(source: Path, target: Path, cutoff_hz: float = 4000.0) -> None
 def _help_texts(out: Path) -> None:
     top = _run(["--help"], out)
     (out / "help_audiodiff.txt").write_text(top)
-    commands = sorted(set(top.split("{", 1)[1].split("}", 1)[0].split(",")))
+    commands = re.findall(r"^ {4}(\S+)", top, flags=re.MULTILINE)
     for name in commands:
-        (out / f"help_{name}.txt").write_text(_run([name, "--help"], out))
+        text = _run([name, "--help"], out)
+        (out / f"help_{name}.txt").write_text(text)
+        for sub in re.findall(r"^ {4}(\S+)", text.split("positional arguments:", 1)[-1].split("options:", 1)[0],
+                              flags=re.MULTILINE):
+            (out / f"help_{name}_{sub}.txt").write_text(_run([name, sub, "--help"], out))
 
 
-def record(out: Path) -> None:
+def record(out: Path, texts_only: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    if not texts_only:
+        _record_audio(out)
+    (out / "info_default.txt").write_text(_run(["info"], out).replace(str(Path.cwd()), "."))
+    (out / "info_fast.txt").write_text(_run(["info", "--model", FAST], out).replace(str(Path.cwd()), "."))
+    _help_texts(out)
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
+    manifest = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    print(f"{len(manifest)} files in {out}")
+
+
+def _record_audio(out: Path) -> None:
     for name, args in GENERATE.items():
         _run(["generate", *args, *SAMPLING, "-o", str(out / name)], out)
         print("recorded", name, flush=True)
@@ -79,13 +96,6 @@ def record(out: Path) -> None:
         mode, source, *rest = args
         _run([mode, str(out / source), *rest, *SAMPLING, "-o", str(out / name)], out)
         print("recorded", name, flush=True)
-    (out / "info_default.txt").write_text(_run(["info"], out).replace(str(Path.cwd()), "."))
-    (out / "info_fast.txt").write_text(_run(["info", "--model", FAST], out).replace(str(Path.cwd()), "."))
-    _help_texts(out)
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json")
-    manifest = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    print(f"{len(manifest)} files in {out}")
 
 
 def compare(before: Path, after: Path, atol: float) -> int:
@@ -114,14 +124,16 @@ def compare(before: Path, after: Path, atol: float) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("record").add_argument("out", type=Path)
+    p = sub.add_parser("record")
+    p.add_argument("out", type=Path)
+    p.add_argument("--texts-only", action="store_true", help="only info and --help texts (no audio)")
     p = sub.add_parser("compare")
     p.add_argument("before", type=Path)
     p.add_argument("after", type=Path)
     p.add_argument("--atol", type=float, default=1e-6)
     args = parser.parse_args()
     if args.command == "record":
-        record(args.out)
+        record(args.out, args.texts_only)
         return 0
     return compare(args.before, args.after, args.atol)
 
