@@ -8,15 +8,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .models.vocoders import VOCODER_KINDS
+
 __version__ = "0.1.0"
 
 _LAZY = {
     "AudioDiffusionPipeline": "audiodiff.pipeline",
     "AudioDiffusionOutput": "audiodiff.pipeline",
-    "GriffinLimVocoder": "audiodiff.models.griffin_lim",
-    "HifiGanVocoder": "audiodiff.models.vocoder",
     "MelSpectrogram": "audiodiff.mel",
-    "VocosVocoder": "audiodiff.models.vocos",
+    **{kind.class_name: kind.module for kind in VOCODER_KINDS.values()},
 }
 __all__ = sorted(_LAZY)
 

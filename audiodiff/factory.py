@@ -7,8 +7,7 @@ from .mel import MelSpectrogram
 from .models.text_encoder import DEFAULT_TEXT_ENCODER, embedding_size, load_text_encoder
 from .models.unet import build_unet
 from .models.vae import build_vae
-from .models.vocoder import HifiGanVocoder
-from .models.vocos import VocosVocoder
+from .models.vocoders import build_vocoder
 from .pipeline import AudioDiffusionPipeline
 from .schedulers import build_scheduler
 
@@ -16,7 +15,8 @@ from .schedulers import build_scheduler
 def build_pipeline(config: ModelConfig) -> AudioDiffusionPipeline:
     """A pipeline with fresh VAE, U-Net and vocoder weights and the configured text encoder.
 
-    The vocoder is a HiFi-GAN (``config.vocoder``), or a Vocos generator when ``config.vocos`` is set.
+    The vocoder is a HiFi-GAN (``config.vocoder``), or a Vocos generator when ``config.vocos`` is set
+    (:func:`~audiodiff.models.vocoders.build_vocoder`).
 
     A pretrained text encoder is loaded as is (it stays frozen in training); with
     ``text_encoder.random_config`` a random one is built.  The packaged MiniLM is
@@ -40,11 +40,7 @@ def build_pipeline(config: ModelConfig) -> AudioDiffusionPipeline:
         tokenizer=tokenizer,
         unet=unet,
         scheduler=build_scheduler(config.scheduler),
-        vocoder=(
-            VocosVocoder.from_configs(config.vocos, config.audio)
-            if config.vocos is not None
-            else HifiGanVocoder.from_configs(config.vocoder, config.audio)
-        ),
+        vocoder=build_vocoder(config),
         mel=MelSpectrogram.from_audio_config(config.audio),
         text_encoder_source=source,
         max_duration=config.max_duration,

@@ -1,4 +1,5 @@
-"""The log-mel front end: the only place STFT and mel settings live.
+"""The log-mel front end: the only place STFT and mel settings live (:class:`StftSettings`; the Griffin-Lim and
+Vocos vocoders take their frame convention from it).
 
 Follows the HiFi-GAN convention (Kong et al. 2020, ``meldataset.py``): reflect-pad
 by ``(n_fft - hop_length) / 2`` on each side, magnitude STFT without centring,
@@ -17,6 +18,8 @@ with ``clamp_normalized=True``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -27,6 +30,37 @@ from .dependencies import import_compiled
 from .models.vae import IMAGE_LAYOUTS
 
 LOG_CLAMP = 1e-5
+
+
+@dataclass(frozen=True)
+class StftSettings:
+    """An STFT's sizes (in samples) and frame convention, as the mel front end frames audio.
+
+    ``center``: frame ``t`` is centred on sample ``t * hop_length`` (AudioLDM, librosa) instead of
+    ``t * hop_length + hop_length // 2`` (HiFi-GAN's convention); with :meth:`padding` either way gives
+    ``samples // hop_length`` frames.  The window is a periodic Hann window of ``win_length`` samples.
+    """
+
+    n_fft: int
+    win_length: int
+    hop_length: int
+    center: bool = False
+
+    def window(self, device: torch.device | str | None = None) -> torch.Tensor:
+        """The analysis/synthesis window ``(win_length,)`` float32 (``torch.hann_window``)."""
+        return torch.hann_window(self.win_length, device=device)
+
+    def padding(self) -> tuple[int, int]:
+        """Reflect padding ``(left, right)`` in samples before an uncentred ``torch.stft``."""
+        if self.center:
+            return self.n_fft // 2, self.n_fft // 2 - self.hop_length
+        pad = (self.n_fft - self.hop_length) // 2
+        return pad, pad
+
+    @property
+    def first_centre(self) -> int:
+        """The sample frame 0 is centred on: 0 with ``center``, else ``hop_length // 2``."""
+        return 0 if self.center else self.hop_length // 2
 
 
 def slaney_mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> torch.Tensor:
@@ -90,12 +124,18 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
         if image_layout not in IMAGE_LAYOUTS:
             raise ValueError(f"image_layout must be one of {IMAGE_LAYOUTS}, got {image_layout!r}.")
         self.register_buffer("mel_basis", slaney_mel_basis(sample_rate, n_fft, n_mels, fmin, fmax))
-        self.register_buffer("window", torch.hann_window(win_length))
+        self.register_buffer("window", self.stft.window())
 
     @classmethod
     def from_audio_config(cls, config: AudioConfig) -> "MelSpectrogram":
         """Build from an :class:`~audiodiff.config.AudioConfig`."""
         return cls(**vars(config))
+
+    @property
+    def stft(self) -> StftSettings:
+        """The STFT sizes and frame convention of this front end."""
+        cfg = self.config
+        return StftSettings(n_fft=cfg.n_fft, win_length=cfg.win_length, hop_length=cfg.hop_length, center=cfg.center)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """Log-mel spectrogram.
@@ -108,7 +148,7 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
             when ``samples`` is a multiple of ``hop_length``.
         """
         cfg = self.config
-        padded = F.pad(audio.unsqueeze(1), self._padding(), mode="reflect").squeeze(1)
+        padded = F.pad(audio.unsqueeze(1), self.stft.padding(), mode="reflect").squeeze(1)
         spec = torch.stft(
             padded.float(),
             n_fft=cfg.n_fft,
@@ -121,14 +161,6 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
         magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
         mel = torch.matmul(self.mel_basis, magnitude)
         return torch.log(torch.clamp(mel, min=LOG_CLAMP))
-
-    def _padding(self) -> tuple[int, int]:
-        """Reflect padding ``(left, right)`` in samples; both choices give ``samples // hop_length`` frames."""
-        cfg = self.config
-        if cfg.center:
-            return cfg.n_fft // 2, cfg.n_fft // 2 - cfg.hop_length
-        pad = (cfg.n_fft - cfg.hop_length) // 2
-        return pad, pad
 
     def num_frames(self, num_samples: int) -> int:
         """Frames the vocoder needs to cover ``num_samples`` samples: ``ceil(num_samples / hop_length)``."""

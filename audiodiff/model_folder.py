@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IncompatibleModelError, ModelNotFoundError
+from .models.vocoders import VOCODER_KINDS
 
 MODEL_ENV_VAR = "AUDIODIFF_MODEL"
 REQUIRED_COMPONENTS = ("vae", "unet", "scheduler", "vocoder", "mel")
@@ -30,11 +31,7 @@ TEXT_COMPONENTS = ("text_encoder", "tokenizer")
 KNOWN_CLASSES = {
     "vae": {("diffusers", "AutoencoderKL")},
     "unet": {("diffusers", "UNet2DConditionModel")},
-    "vocoder": {
-        ("audiodiff.models.vocoder", "HifiGanVocoder"),
-        ("audiodiff.models.vocos", "VocosVocoder"),
-        ("audiodiff.models.griffin_lim", "GriffinLimVocoder"),
-    },
+    "vocoder": {(kind.module, kind.class_name) for kind in VOCODER_KINDS.values()},
     "mel": {("audiodiff.mel", "MelSpectrogram")},
 }
 WEIGHTED_COMPONENTS = ("vae", "unet", "vocoder", "mel", "text_encoder")

@@ -34,9 +34,7 @@ from .model_folder import default_model_path, read_model_index
 from .models import text_encoder as text_encoders
 from .models import unet as unets
 from .models import vae as vaes
-from .models.griffin_lim import GriffinLimVocoder
-from .models.vocoder import HifiGanVocoder
-from .models.vocos import VocosVocoder
+from .models.vocoders import Vocoder, vocoder_class
 from .prompts import GenerationRequest, expand_requests
 
 log = logging.getLogger(__name__)
@@ -63,8 +61,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
 
     Components: ``vae`` (``AutoencoderKL`` on ``(batch, 1, frames, n_mels)``),
     ``text_encoder`` + ``tokenizer`` (transformers), ``unet`` (``UNet2DConditionModel``),
-    ``scheduler`` (diffusers), ``vocoder`` (:class:`HifiGanVocoder` or :class:`VocosVocoder`, or
-    :class:`GriffinLimVocoder` where no trained vocoder beats Griffin-Lim yet) and ``mel``
+    ``scheduler`` (diffusers), ``vocoder`` (a kind of :mod:`audiodiff.models.vocoders`: HiFi-GAN or Vocos, or
+    Griffin-Lim where no trained vocoder beats Griffin-Lim yet) and ``mel``
     (:class:`MelSpectrogram`, the front end whose settings the model was trained with).
 
     Args:
@@ -95,7 +93,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         tokenizer: PreTrainedTokenizerBase,
         unet: UNet2DConditionModel,
         scheduler: SchedulerMixin,
-        vocoder: HifiGanVocoder | VocosVocoder | GriffinLimVocoder,
+        vocoder: Vocoder,
         mel: MelSpectrogram,
         text_encoder_source: str | None = None,
         max_duration: float = 10.0,
@@ -132,6 +130,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         """
         path = Path(pretrained_model_name_or_path) if pretrained_model_name_or_path else default_model_path()
         index = read_model_index(path)
+        vocoder_class(*index["vocoder"])  # diffusers loads a component only from a module already imported
         source = index.get("text_encoder_source")
         if source and "text_encoder" not in kwargs:
             from .config import TextEncoderConfig

@@ -17,8 +17,7 @@ from diffusers.models.modeling_utils import ModelMixin
 
 from ..models import vae as vaes
 from ..models.griffin_lim import GriffinLimVocoder
-from ..models.vocoder import HifiGanVocoder
-from ..models.vocos import VocosVocoder
+from ..models.vocoders import type_of
 from ..pipeline import AudioDiffusionPipeline
 
 REAL = "real"
@@ -34,17 +33,6 @@ class System:
     through_vae: bool = False
 
 
-def vocoder_kind(vocoder: ModelMixin) -> str:
-    """``"hifigan"``, ``"vocos"``, ``"griffin-lim"`` or the class name, for table headings."""
-    if isinstance(vocoder, HifiGanVocoder):
-        return "hifigan"
-    if isinstance(vocoder, VocosVocoder):
-        return "vocos"
-    if isinstance(vocoder, GriffinLimVocoder):
-        return "griffin-lim"
-    return type(vocoder).__name__
-
-
 def load_vocoder(model_dir: str | Path) -> ModelMixin:
     """The ``vocoder`` component of a pipeline folder (e.g. a vocoder training run's ``model/``), float32, eval."""
     return AudioDiffusionPipeline.from_pretrained(model_dir, text_encoder=None, tokenizer=None).vocoder.float().eval()
@@ -54,7 +42,7 @@ def build_systems(pipe: AudioDiffusionPipeline, extra_vocoders: dict[str, ModelM
     """``real``, the pipeline's own vocoder, Griffin-Lim of its mel front end (when the pipeline's vocoder is
     not already Griffin-Lim), each of ``extra_vocoders`` (name -> vocoder of the same mel settings), then the
     same vocoders after the VAE round trip (``vae+NAME``)."""
-    vocoders: dict[str, ModelMixin] = {vocoder_kind(pipe.vocoder): pipe.vocoder}
+    vocoders: dict[str, ModelMixin] = {type_of(pipe.vocoder): pipe.vocoder}
     if not isinstance(pipe.vocoder, GriffinLimVocoder):
         vocoders["griffin-lim"] = GriffinLimVocoder.from_mel(pipe.mel)
     vocoders.update(extra_vocoders or {})

@@ -10,6 +10,7 @@ its HiFi-GAN does not yet beat it (docs/model_card.md).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -17,7 +18,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
 from ..dependencies import import_compiled
-from ..mel import MelSpectrogram
+from ..mel import MelSpectrogram, StftSettings
 
 torchaudio = import_compiled("torchaudio")  # one line with the fix when it does not match torch
 
@@ -27,10 +28,10 @@ class GriffinLimVocoder(ModelMixin, ConfigMixin):
 
     Args:
         sample_rate: output rate in Hz.
-        n_fft, win_length, hop_length: the mel front end's STFT sizes, in samples.
+        n_fft, win_length, hop_length, center: the mel front end's :class:`~audiodiff.mel.StftSettings`
+            (sizes in samples; ``center``: frame ``t`` centred on sample ``t * hop_length``, or half a hop
+            later, HiFi-GAN's), stored so the folder loads on its own.
         n_mels: mel bands of the input.
-        center: the front end's frame convention: frame ``t`` centred on sample ``t * hop_length``
-            (``True``) or half a hop later (``False``, HiFi-GAN's).
         n_iter: Griffin-Lim iterations (32: about 0.4 ms per 10 ms frame on one core of an AMD EPYC; 0.18 s for 5 s).
         momentum: fast Griffin-Lim momentum (0.99 as Perraudin et al.).
 
@@ -57,8 +58,7 @@ class GriffinLimVocoder(ModelMixin, ConfigMixin):
     def from_mel(cls, mel: MelSpectrogram, n_iter: int = 32) -> GriffinLimVocoder:
         """The Griffin-Lim inverse of ``mel``'s log-mel (its STFT sizes, frame convention and filter bank)."""
         cfg = mel.config
-        vocoder = cls(sample_rate=cfg.sample_rate, n_fft=cfg.n_fft, win_length=cfg.win_length, hop_length=cfg.hop_length,
-                      n_mels=cfg.n_mels, center=cfg.center, n_iter=n_iter)
+        vocoder = cls(sample_rate=cfg.sample_rate, n_mels=cfg.n_mels, n_iter=n_iter, **dataclasses.asdict(mel.stft))
         vocoder.inverse_mel_basis.copy_(torch.linalg.pinv(mel.mel_basis.float()))
         return vocoder.to(mel.mel_basis.device)
 
@@ -66,6 +66,12 @@ class GriffinLimVocoder(ModelMixin, ConfigMixin):
     def hop_length(self) -> int:
         """Samples per input frame."""
         return int(self.config.hop_length)
+
+    @property
+    def stft(self) -> StftSettings:
+        """The STFT sizes and frame convention of the front end this vocoder inverts."""
+        cfg = self.config
+        return StftSettings(n_fft=cfg.n_fft, win_length=cfg.win_length, hop_length=cfg.hop_length, center=cfg.center)
 
     def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> GriffinLimVocoder:
         """Device moves apply; dtype casts do not: the basis stays float32, since Griffin-Lim's iterations
@@ -86,22 +92,23 @@ class GriffinLimVocoder(ModelMixin, ConfigMixin):
 
         Computes in float32 whatever the module's dtype (a bf16 pipeline casts the buffer).
         """
-        cfg = self.config
+        cfg, stft = self.config, self.stft
         frames = log_mel.shape[-1]
         magnitude = torch.clamp(self.inverse_mel_basis.float() @ torch.exp(log_mel.float()), min=0.0)
-        # centred frames t = 0..T-1 span (T - 1) hops; HiFi-GAN's frames start half a hop later
-        length = (frames - 1) * cfg.hop_length if cfg.center else frames * cfg.hop_length - cfg.hop_length // 2
+        # torchaudio centres frame t on sample t * hop of its output, which starts at frame 0's centre and
+        # ends at the last frame's (centred frames) or at frames * hop (HiFi-GAN's, half a hop later)
+        before = stft.first_centre
+        length = (frames - 1) * stft.hop_length if stft.center else frames * stft.hop_length - before
         audio = torchaudio.functional.griffinlim(
             magnitude,
-            window=torch.hann_window(cfg.win_length, device=log_mel.device),
-            n_fft=cfg.n_fft,
-            hop_length=cfg.hop_length,
-            win_length=cfg.win_length,
+            window=stft.window(log_mel.device),
+            n_fft=stft.n_fft,
+            hop_length=stft.hop_length,
+            win_length=stft.win_length,
             power=1.0,
             n_iter=cfg.n_iter,
             momentum=cfg.momentum,
             length=length,
             rand_init=False,
         )
-        before = 0 if cfg.center else cfg.hop_length // 2
-        return torch.nn.functional.pad(audio, (before, frames * cfg.hop_length - length - before))
+        return torch.nn.functional.pad(audio, (before, frames * stft.hop_length - length - before))

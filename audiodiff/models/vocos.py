@@ -19,6 +19,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from ..config import AudioConfig, VocosConfig
+from ..mel import StftSettings
 
 MAX_LOG_MAGNITUDE = 10.0  # exp(10) ~ 2.2e4: far above any real STFT magnitude of audio in [-1, 1]
 
@@ -83,7 +84,8 @@ class VocosVocoder(ModelMixin, ConfigMixin):
         )
         self.final_norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, n_fft + 2)
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.stft = StftSettings(n_fft=n_fft, win_length=n_fft, hop_length=hop_length, center=False)
+        self.register_buffer("window", self.stft.window(), persistent=False)
         self.apply(_init_weights)
 
     @classmethod
@@ -119,7 +121,7 @@ class VocosVocoder(ModelMixin, ConfigMixin):
         the summed squared window (the least-squares inverse STFT; Griffin & Lim 1984, eq. 6).  Written with
         ``F.fold`` rather than ``torch.istft``, whose ``center=False`` refuses a Hann window's zero ends.
         """
-        n_fft, hop_length = self.config.n_fft, self.config.hop_length
+        n_fft, hop_length = self.stft.n_fft, self.stft.hop_length
         bins = n_fft // 2 + 1
         batch, frames, _ = x.shape
         magnitude = torch.exp(torch.clamp(x[..., :bins], max=MAX_LOG_MAGNITUDE))
@@ -132,7 +134,7 @@ class VocosVocoder(ModelMixin, ConfigMixin):
         envelope = F.fold(
             (window**2).expand(1, frames, n_fft).transpose(1, 2), (1, length), (1, n_fft), stride=(1, hop_length)
         ).flatten(1)
-        pad = (n_fft - hop_length) // 2
+        pad = self.stft.padding()[0]  # frame i centred on sample i * hop_length + hop_length / 2, as the front end's
         audio, envelope = audio[:, pad : pad + frames * hop_length], envelope[:, pad : pad + frames * hop_length]
         return audio / envelope.clamp(min=1e-11)
 

@@ -20,8 +20,7 @@ from torch.utils.data import Dataset
 from ..config import load_config
 from ..data import AudioCaptionDataset, LatentDataset, TextStateCache, collate, read_dataset, split_clips
 from ..errors import IncompatibleModelError, InvalidArgumentError, TextEncoderNotFoundError
-from ..models.vocoder import HifiGanVocoder
-from ..models.vocos import VocosVocoder
+from ..models.vocoders import is_trainable
 from ..pipeline import AudioDiffusionPipeline
 from .config import TrainConfig
 from .loop import make_accelerator, run_training
@@ -92,7 +91,7 @@ def run_job(job: TrainJob) -> Path:
     pipeline = _load_pipeline(job)
     if job.init_from is not None:
         init_component(pipeline, STAGE_COMPONENTS[job.stage], job.init_from)
-    if job.stage == "vocoder" and not isinstance(pipeline.vocoder, (HifiGanVocoder, VocosVocoder)):
+    if job.stage == "vocoder" and not is_trainable(pipeline.vocoder):
         raise InvalidArgumentError(
             f"The vocoder of {job.model} is a {type(pipeline.vocoder).__name__}, which has no weights to train; "
             "start the vocoder stage from a pipeline with a HiFi-GAN or Vocos vocoder (`audiodiff init-model`, or a "

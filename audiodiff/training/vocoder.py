@@ -20,7 +20,6 @@ import torch
 from accelerate import Accelerator
 from torch import nn
 
-from ..audio import write_wav
 from ..errors import IncompatibleModelError
 from ..mel import MelSpectrogram
 from ..model_folder import read_model_index
@@ -31,26 +30,17 @@ from ..models.discriminators import (
     MultiResolutionDiscriminator,
     MultiScaleDiscriminator,
 )
-from ..models.vocoder import HifiGanVocoder
-from ..models.vocos import VocosVocoder
+from ..models.vocoders import Vocoder, trainable_class
 from ..pipeline import AudioDiffusionPipeline
 from .checkpoint import publish_folder
 from .common import export_pipeline, frame_mask, step_generator
 from .config import TrainConfig, VocoderTrainConfig
 from .losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss, mel_l1_loss
-from .metrics import (
-    DEFAULT_RESOLUTIONS,
-    griffin_lim_from_mel,
-    mel_l1_distance,
-    multi_resolution_stft_distance,
-    random_phase_resynthesis,
-)
+from .metrics import DEFAULT_RESOLUTIONS, multi_resolution_stft_distance
 from .stage import TrainingStage
+from .vocoder_validation import VocoderValidation
 
 logger = logging.getLogger(__name__)
-
-Vocoder = HifiGanVocoder | VocosVocoder  # the generators this stage trains
-TRAINABLE_VOCODERS: dict[str, type[Vocoder]] = {cls.__name__: cls for cls in (HifiGanVocoder, VocosVocoder)}
 
 
 def build_discriminators(settings: VocoderTrainConfig) -> dict[str, nn.Module]:
@@ -100,7 +90,8 @@ def random_segments(
 
 
 class VocoderStage(TrainingStage):
-    """Train a :class:`HifiGanVocoder` or :class:`VocosVocoder` against HiFi-GAN-style discriminators.
+    """Train a vocoder of a trainable kind (:mod:`audiodiff.models.vocoders`: HiFi-GAN, Vocos) against
+    HiFi-GAN-style discriminators.
 
     Args:
         config: the run's settings; ``config.vocoder`` holds ``mel_weight``, ``feature_weight``,
@@ -159,7 +150,7 @@ class VocoderStage(TrainingStage):
                 f"vocoder.segment_frames={config.vocoder.segment_frames} gives {segment}-sample segments, too short for "
                 f"the STFT loss (at least {shortest} samples); raise segment_frames or set stft_weight: 0."
             )
-        self.validation_audio = _checked_validation_audio(validation_audio)
+        self.validation = VocoderValidation(mel, validation_audio, num_sample_wavs, griffin_lim_iters)
         self.pipeline = pipeline
         self.pipeline_dir: Path | None = None  # set by from_pipeline: export copies that folder
         self.generator = vocoder
@@ -182,10 +173,6 @@ class VocoderStage(TrainingStage):
         gamma = config.vocoder.lr_decay ** (1.0 / steps_per_epoch)
         self.scheduler_g = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_g, gamma)
         self.scheduler_d = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_d, gamma)
-        self.num_sample_wavs = num_sample_wavs
-        self.griffin_lim_iters = griffin_lim_iters
-        self._baselines: list[torch.Tensor] | None = None
-        self._random_phase: list[torch.Tensor] | None = None
 
     @classmethod
     def from_pipeline(
@@ -203,15 +190,7 @@ class VocoderStage(TrainingStage):
             ModelNotFoundError, IncompatibleModelError: ``path`` is not a complete pipeline folder.
         """
         path = Path(path)
-        read_model_index(path)
-        kind = read_model_index(path)["vocoder"][1]
-        vocoder_class = TRAINABLE_VOCODERS.get(kind)
-        if vocoder_class is None:
-            raise IncompatibleModelError(
-                f"The vocoder of {path} is a {kind}, which has no weights to train; start from a folder with a "
-                "HiFi-GAN or Vocos vocoder."
-            )
-        vocoder = vocoder_class.from_pretrained(path / "vocoder")
+        vocoder = trainable_class(read_model_index(path)["vocoder"][1], str(path)).from_pretrained(path / "vocoder")
         mel = MelSpectrogram.from_pretrained(path / "mel")
         stage = cls(config, accelerator, vocoder, mel, validation_audio, **kwargs)
         stage.pipeline_dir = path
@@ -377,50 +356,8 @@ class VocoderStage(TrainingStage):
             ``random_phase_mrstft``; see :func:`~audiodiff.training.metrics.random_phase_resynthesis`).
             Empty without validation audio.
         """
-        if not self.validation_audio:
-            return {}
         generator = self.accelerator.unwrap_model(self.generator)
-        was_training = generator.training
-        generator.eval()
-        targets = self._validation_targets()
-        predictions = [generator(self.mel(target)).float() for target in targets]
-        generator.train(was_training)
-        baselines = self._griffin_lim_baselines(targets)
-        for i in range(min(self.num_sample_wavs, len(targets))):
-            for name, audio in (("vocoder", predictions[i]), ("original", targets[i]), ("griffin_lim", baselines[i])):
-                write_wav(Path(output_dir) / f"{i:02d}_{name}.wav", audio[0].cpu().numpy(), self.mel.config.sample_rate)
-        return {
-            **self._distances("", predictions, targets),
-            **self._distances("griffin_lim_", baselines, targets),
-            **self._distances("random_phase_", self._random_phase_references(targets), targets),
-        }
-
-    def _validation_targets(self) -> list[torch.Tensor]:
-        """Validation clips as ``(1, samples)`` on the device, cut to whole hops."""
-        hop_length = self.mel.config.hop_length
-        device = self.accelerator.device
-        clips = self.validation_audio
-        return [clip[None, : clip.shape[0] // hop_length * hop_length].float().to(device) for clip in clips]
-
-    def _griffin_lim_baselines(self, targets: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Griffin-Lim inversions of the validation log-mels, computed once (they do not change in training)."""
-        if self._baselines is None:
-            self._baselines = [griffin_lim_from_mel(self.mel(t), self.mel, self.griffin_lim_iters) for t in targets]
-        return self._baselines
-
-    def _random_phase_references(self, targets: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The validation clips resynthesised with random phase, computed once (seeded)."""
-        if self._random_phase is None:
-            self._random_phase = [random_phase_resynthesis(t, self.mel, seed=i) for i, t in enumerate(targets)]
-        return self._random_phase
-
-    def _distances(self, prefix: str, predictions: list[torch.Tensor], targets: list[torch.Tensor]) -> dict[str, float]:
-        """Mean ``mel_l1`` and ``mrstft`` over clip pairs, keys prefixed by ``prefix``."""
-        pairs = list(zip(predictions, targets))
-        return {
-            f"{prefix}mel_l1": sum(mel_l1_distance(p, t, self.mel).item() for p, t in pairs) / len(pairs),
-            f"{prefix}mrstft": sum(multi_resolution_stft_distance(p, t).item() for p, t in pairs) / len(pairs),
-        }
+        return self.validation.evaluate(generator, self.accelerator.device, output_dir)
 
     def export(self, directory: Path) -> None:
         """Write the trained generator.
@@ -441,7 +378,7 @@ class VocoderStage(TrainingStage):
 
     def save_vocoder(self, directory: Path) -> None:
         """The generator as a diffusers component folder (``config.json`` + safetensors shards of at most
-        ``config.max_shard_size``), loadable with ``HifiGanVocoder.from_pretrained(directory)``."""
+        ``config.max_shard_size``), loadable with its class's ``from_pretrained(directory)``."""
         self.accelerator.unwrap_model(self.generator).save_pretrained(
             directory,
             max_shard_size=self.config.max_shard_size,
@@ -489,14 +426,3 @@ def _check_compatible(vocoder: Vocoder, mel: MelSpectrogram) -> None:
             f"The vocoder's (n_mels, hop_length, sample_rate) {ours} differ from the mel front end's {theirs}; "
             "build the vocoder from the same AudioConfig as the mel front end."
         )
-
-
-def _checked_validation_audio(clips: list[torch.Tensor] | None) -> list[torch.Tensor]:
-    min_samples = max(n_fft for n_fft, _, _ in DEFAULT_RESOLUTIONS)
-    for i, clip in enumerate(clips or []):
-        if clip.ndim != 1 or clip.shape[0] < min_samples:
-            raise ValueError(
-                f"Validation clip {i} has shape {tuple(clip.shape)}; each must be 1-D (samples,) with at least "
-                f"{min_samples} samples. Drop or pad short clips."
-            )
-    return list(clips or [])

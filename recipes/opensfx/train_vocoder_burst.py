@@ -45,13 +45,8 @@ from audiodiff.mel import MelSpectrogram  # noqa: E402
 from audiodiff.training.checkpoint import publish_folder  # noqa: E402
 from audiodiff.training.config import TrainConfig  # noqa: E402
 from audiodiff.training.loop import make_accelerator  # noqa: E402
-from audiodiff.training.vocoder import (  # noqa: E402
-    TRAINABLE_VOCODERS,
-    Vocoder,
-    VocoderStage,
-    build_discriminators,
-    replace_vocoder,
-)
+from audiodiff.models.vocoders import VOCODER_KINDS, Vocoder, kind_of_class  # noqa: E402
+from audiodiff.training.vocoder import VocoderStage, build_discriminators, replace_vocoder  # noqa: E402
 
 log = logging.getLogger("train_vocoder_burst")
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "vocos.yaml"
@@ -63,9 +58,10 @@ def load_generator(folder: Path) -> Vocoder:
     """The VocosVocoder or HifiGanVocoder saved in the component folder ``folder``, in float32."""
     config_file = folder / "config.json"
     kind = json.loads(config_file.read_text()).get("_class_name") if config_file.is_file() else None
-    if kind not in TRAINABLE_VOCODERS:
-        raise SystemExit(f"{folder} holds no trainable vocoder ({kind}); expected one of {sorted(TRAINABLE_VOCODERS)}.")
-    return TRAINABLE_VOCODERS[kind].from_pretrained(folder, torch_dtype=torch.float32)
+    trainable = sorted(k.class_name for k in VOCODER_KINDS.values() if k.trainable)
+    if kind not in trainable:
+        raise SystemExit(f"{folder} holds no trainable vocoder ({kind}); expected one of {trainable}.")
+    return kind_of_class(kind).load_class().from_pretrained(folder, torch_dtype=torch.float32)
 
 
 def load_discriminators(discriminators: dict[str, nn.Module], path: Path) -> None:
