@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 from .dependencies import check_compiled_dependencies
+from .edit_modes import EDIT_MODES, EditMode
 from .errors import AudiodiffError
+from .sampling import add_sampling_arguments, options_from_args, sampling_values
 
 log = logging.getLogger("audiodiff")
 
@@ -22,7 +24,7 @@ COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}
 
 
 def command(name: str) -> Callable[[Callable[[argparse._SubParsersAction], None]], Callable[[argparse._SubParsersAction], None]]:
-    """Register a function that adds sub-command ``name`` to the parser."""
+    """Register a function that adds sub-command ``name`` (or a group of them, e.g. the edit modes) to the parser."""
 
     def register(add: Callable[[argparse._SubParsersAction], None]) -> Callable[[argparse._SubParsersAction], None]:
         COMMANDS[name] = add
@@ -43,12 +45,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompts-file", type=Path, help="a text file with one prompt per line (for batch jobs)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="a .wav path for one clip, or a folder for several (default: ./audiodiff_outputs)")
-    p.add_argument("--duration", type=float, default=5.0,
-                   help="seconds per clip (default: 5; beyond the model's max_duration, up to 300, the clip is made "
-                        "in overlapping windows)")
-    _add_sampling_options(p, seed_help="random seed; clip k of each prompt uses seed + k, so a prompt gives the "
-                                       "same audio alone or in a batch (default: 0)")
-    p.add_argument("--num-waveforms", type=int, default=1, help="clips per prompt (default: 1)")
+    add_sampling_arguments(p, helps={"seed": "random seed; clip k of each prompt uses seed + k, so a prompt gives "
+                                             "the same audio alone or in a batch (default: 0)"})
     p.add_argument("--batch-size", type=int, default=None,
                    help="clips denoised together (default: all); each batch is written when done")
     p.add_argument("--skip-existing", action="store_true",
@@ -56,101 +54,42 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_generate)
 
 
-def _add_sampling_options(p: argparse.ArgumentParser, seed_help: str = "random seed (default: 0)") -> None:
-    """The options every sampling command shares: steps, guidance, negative prompt, seed, scheduler, model,
-    device and dtype."""
-    p.add_argument("--steps", type=int, default=None,
-                   help="sampler steps, num_inference_steps (default: the model's; 25 for the default model, 4 for "
-                        "a distilled few-step one)")
-    p.add_argument("--guidance-scale", type=float, default=None,
-                   help="classifier-free guidance weight (default: the model's; 3 for the default model, 1 for a "
-                        "distilled one, whose guidance is folded in)")
-    p.add_argument("--negative-prompt", default=None, help="what to steer away from, e.g. 'low quality, noise'")
-    p.add_argument("--seed", type=int, default=0, help=seed_help)
-    p.add_argument("--scheduler", default=None, help="sampler: ddpm, ddim, pndm, dpmsolver++, euler, "
-                                                     "euler_ancestral, heun, unipc (default: the model's)")
-    p.add_argument("--model", type=Path, default=None,
-                   help="pipeline folder (default: $AUDIODIFF_MODEL or checkpoints/default)")
-    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:N")
-    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "fp32", "bfloat16", "bf16"),
-                   help="compute dtype of U-Net, VAE and vocoder (default auto: bf16 on CPUs with AMX or "
-                        "AVX512-BF16 units, float32 elsewhere)")
-
-
 def _run_generate(args: argparse.Namespace) -> None:
-    from .generate import GenerateJob, run_generate
+    from .generate import GenerateJob, read_prompts_file, run_generate
 
-    prompts = list(args.prompts)
-    if args.prompts_file is not None:
-        from .generate import read_prompts_file
-
-        prompts += read_prompts_file(args.prompts_file)
-    job = GenerateJob(
-        prompts=prompts, output=args.output, duration=args.duration, num_inference_steps=args.steps,
-        guidance_scale=args.guidance_scale, negative_prompt=args.negative_prompt, seed=args.seed,
-        num_waveforms_per_prompt=args.num_waveforms, scheduler=args.scheduler, model=args.model,
-        device=args.device, dtype=args.dtype, batch_size=args.batch_size, skip_existing=args.skip_existing,
-    )
+    prompts = list(args.prompts) + (read_prompts_file(args.prompts_file) if args.prompts_file is not None else [])
+    job = GenerateJob(prompts=prompts, output=args.output, batch_size=args.batch_size,
+                      skip_existing=args.skip_existing, **sampling_values(options_from_args(args)))
     for path in run_generate(job):
         print(path)
 
 
-# ---------------------------------------------------------------------- edit / inpaint / extend / bandwidth-extend
-EDIT_COMMANDS = {
-    "edit": ("change a sound to match a prompt (audio-to-audio)",
-             "Audio-to-audio (SDEdit): the input's latents are noised to --strength of the schedule and denoised "
-             "with the prompt; low strength keeps the input's structure, 1 ignores it. See docs/editing.md."),
-    "inpaint": ("regenerate a time span and/or frequency band of a sound, keep the rest",
-                "Inpainting: the region --start..--end seconds (and/or --fmin..--fmax Hz) is generated from the "
-                "prompt; everything outside it is re-imposed from the input at every step. See docs/editing.md."),
-    "extend": ("continue a sound for more seconds",
-               "Continuation: the input is kept and --seconds more are generated to follow it. See docs/editing.md."),
-    "bandwidth-extend": ("generate the missing high band of band-limited audio (e.g. telephone speech)",
-                         "Bandwidth extension: the input's band up to its measured cutoff (or --cutoff Hz) is kept "
-                         "and the band above it, up to the model's top mel frequency, is generated. See "
-                         "docs/editing.md."),
-}
-
-
-def _add_edit_command(sub: argparse._SubParsersAction, mode: str) -> None:
-    help_text, description = EDIT_COMMANDS[mode]
-    p = sub.add_parser(mode, help=help_text, description=description + " Writes one 16-bit PCM WAV, prints its path.")
+# ---------------------------------------------------------------------- edit modes (audiodiff.edit_modes)
+def _add_edit_command(sub: argparse._SubParsersAction, mode: EditMode) -> None:
+    p = sub.add_parser(mode.name, help=mode.help,
+                       description=mode.description + " Writes one 16-bit PCM WAV, prints its path.")
     p.add_argument("input", type=Path, metavar="IN", help="input audio (WAV, FLAC, OGG, MP3...; resampled, mono-mixed)")
     p.add_argument("prompt", metavar="PROMPT", help='what the result should sound like, e.g. "a cat meowing"')
-    p.add_argument("-o", "--output", type=Path, default=None, help=f"output .wav (default: IN-STEM_{mode}.wav)")
-    if mode in ("edit", "inpaint"):
-        p.add_argument("--strength", type=float, default=0.6 if mode == "edit" else 1.0,
-                       help="in [0, 1]: how far the input is noised; 0 keeps it, 1 starts from noise "
-                            f"(default: {0.6 if mode == 'edit' else 1})")
-    if mode == "inpaint":
-        p.add_argument("--start", type=float, default=None, help="start of the region, seconds (default: 0)")
-        p.add_argument("--end", type=float, default=None, help="end of the region, seconds (default: the clip's end)")
-        p.add_argument("--fmin", type=float, default=None, help="lowest frequency of the region, Hz (default: all)")
-        p.add_argument("--fmax", type=float, default=None, help="highest frequency of the region, Hz (default: all)")
-    if mode == "extend":
-        p.add_argument("--seconds", type=float, default=5.0, help="seconds to add after the input (default: 5)")
-    if mode == "bandwidth-extend":
-        p.add_argument("--cutoff", type=float, default=None,
-                       help="keep the band below this frequency, Hz (default: measured, where the input's spectrum "
-                            "falls 60 dB below its peak)")
-    _add_sampling_options(p)
-    p.set_defaults(run=_run_edit, mode=mode)
+    p.add_argument("-o", "--output", type=Path, default=None, help=f"output .wav (default: IN-STEM_{mode.name}.wav)")
+    for option in mode.options:
+        p.add_argument(option.flag, type=float, default=option.default, help=option.help)
+    add_sampling_arguments(p, edit=True)
+    p.set_defaults(run=_run_edit, mode=mode.name)
 
 
-for _mode in EDIT_COMMANDS:
-    command(_mode)(lambda sub, mode=_mode: _add_edit_command(sub, mode))
+@command("edit modes")
+def _add_edit_commands(sub: argparse._SubParsersAction) -> None:
+    """One sub-command per entry of the edit-mode table, in its order."""
+    for mode in EDIT_MODES.values():
+        _add_edit_command(sub, mode)
 
 
 def _run_edit(args: argparse.Namespace) -> None:
-    from .editing.jobs import EditJob, run_edit
+    from .edit_jobs import EditJob, run_edit
 
-    options = {name: getattr(args, name) for name in ("strength", "start", "end", "fmin", "fmax", "seconds", "cutoff")
-               if hasattr(args, name)}
-    print(run_edit(EditJob(
-        mode=args.mode, input=args.input, prompt=args.prompt, output=args.output, num_inference_steps=args.steps,
-        guidance_scale=args.guidance_scale, negative_prompt=args.negative_prompt, seed=args.seed,
-        scheduler=args.scheduler, model=args.model, device=args.device, dtype=args.dtype, **options,
-    )))
+    mode_options = {option.name: getattr(args, option.name) for option in EDIT_MODES[args.mode].options}
+    print(run_edit(EditJob(mode=args.mode, input=args.input, prompt=args.prompt, output=args.output,
+                           mode_options=mode_options, **sampling_values(options_from_args(args)))))
 
 
 # ---------------------------------------------------------------------- info
@@ -354,13 +293,11 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                                    "There is no authentication: keep the default loopback address unless the "
                                    "network is trusted. Needs the serve extra: pip install 'audiodiff[serve]'. "
                                    "See docs/serve.md.")
-    p.add_argument("--model", type=Path, default=None,
-                   help="pipeline folder (default: $AUDIODIFF_MODEL or checkpoints/default)")
+    add_sampling_arguments(p, ["model"])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
-    p.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda, cuda:N")
-    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "fp32", "bfloat16", "bf16"),
-                   help="compute dtype of U-Net, VAE and vocoder (as for generate)")
+    add_sampling_arguments(p, ["device", "dtype"], helps={"dtype": "compute dtype of U-Net, VAE and vocoder (as for "
+                                                                   "generate)"})
     p.add_argument("--queue-size", type=int, default=4, help="requests that may wait while one runs (default: 4)")
     p.add_argument("--max-duration", type=float, default=10.0,
                    help="longest clip in seconds (default: 10, or the model's limit if lower)")
@@ -417,7 +354,7 @@ def _run_evaluate_vocoder(args: argparse.Namespace) -> None:
     from .evaluation.copy_synthesis import load_vocoder
     from .evaluation.measures import PitchSettings
     from .evaluation.vocoder_report import VocoderEvalConfig, evaluate_vocoders
-    from .generate import load_pipeline
+    from .loading import load_pipeline
 
     extra = {}
     for item in args.vocoder:

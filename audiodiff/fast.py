@@ -3,7 +3,7 @@
 Two levels:
 
 * :func:`prepare_for_inference` -- always safe, output equal to the plain path up to float
-  rounding; :func:`audiodiff.generate.load_pipeline` (``audiodiff generate``) applies it.
+  rounding; :func:`audiodiff.loading.load_pipeline` (``audiodiff generate``) applies it.
   It folds the vocoder's weight normalisation into plain weights (Salimans & Kingma 2016:
   ``w = g * v / ||v||`` is computed once instead of at every call), puts every module in
   eval mode and checks that attention runs through PyTorch's fused

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import re
 import tempfile
 from dataclasses import dataclass
@@ -12,42 +11,28 @@ from pathlib import Path
 import torch
 
 from .audio import write_wav
-from .devices import resolve_device, resolve_dtype
-from .errors import InvalidArgumentError, ModelNotFoundError
-from .fast import prepare_for_inference
+from .errors import InvalidArgumentError
+from .loading import load_pipeline
 from .long_form import MAX_LONG_DURATION
 from .model_folder import default_model_path
-from .pipeline import AudioDiffusionPipeline
-from .schedulers import check_scheduler_name, swap_scheduler
+from .sampling import SamplingOptions, check_count, check_sampling, run_sampling
 
 log = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT_DIR = Path("audiodiff_outputs")
-MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes seeds in [0, 2**64 - 1]
 
 
-@dataclass(frozen=True)
-class GenerateJob:
-    """Everything ``audiodiff generate`` needs; ``duration`` in seconds, ``output`` a .wav path or a folder.
+@dataclass(frozen=True, kw_only=True)
+class GenerateJob(SamplingOptions):
+    """Everything ``audiodiff generate`` needs: the :class:`~audiodiff.sampling.SamplingOptions` plus the
+    ``prompts``, ``output`` (a .wav path or a folder), ``batch_size`` and ``skip_existing``.
 
     ``skip_existing``: leave clips whose WAV already exists (a killed batch job resumed); every clip keeps
-    its own seed, so the result is the same audio as an uninterrupted run.  ``num_inference_steps`` and
-    ``guidance_scale`` None: the model folder's defaults (25 and 3 for the default model, 4 and 1 for a distilled
-    few-step one).
+    its own seed, so the result is the same audio as an uninterrupted run.
     """
 
     prompts: list[str]
     output: Path | None = None
-    duration: float = 5.0
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    negative_prompt: str | None = None
-    seed: int = 0
-    num_waveforms_per_prompt: int = 1
-    scheduler: str | None = None
-    model: Path | None = None
-    device: str = "auto"
-    dtype: str = "auto"
     batch_size: int | None = None
     skip_existing: bool = False
 
@@ -83,74 +68,25 @@ def check_job(job: GenerateJob) -> None:
     """Check every argument of ``job`` before any model work.
 
     Raises:
-        InvalidArgumentError: no prompt, a blank prompt, a duration that is not a finite number in
-            ``(0, MAX_LONG_DURATION]`` (300 s; beyond the model's ``max_duration`` in windows), steps/clips per prompt/batch size below 1, a guidance scale that is not a
-            finite number >= 0, a seed outside ``[0, 2**64 - num_waveforms_per_prompt]``, or an unknown scheduler.
+        InvalidArgumentError: no prompt, a blank prompt, a batch size below 1, or sampling options
+            :func:`~audiodiff.sampling.check_sampling` refuses.
     """
-    if not job.prompts:
-        raise InvalidArgumentError('No prompt given; e.g. audiodiff generate "a dog barking" -o dog.wav')
-    for number, prompt in enumerate(job.prompts, start=1):
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise InvalidArgumentError(f"Prompt {number} is empty; every prompt must describe a sound, e.g. 'rain'.")
-    if not _finite(job.duration) or not 0 < job.duration <= MAX_LONG_DURATION:
-        raise InvalidArgumentError(
-            f"duration must be in (0, {MAX_LONG_DURATION:g}] seconds, got {job.duration!r} (clips longer than the "
-            "model's max_duration are made in overlapping windows)."
-        )
-    for name, value in (("num_inference_steps", job.num_inference_steps), ("num_waveforms_per_prompt",
-                        job.num_waveforms_per_prompt), ("batch_size", job.batch_size)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise InvalidArgumentError(f"{name} must be an integer >= 1, got {value!r}.")
-    if job.guidance_scale is not None and (not _finite(job.guidance_scale) or job.guidance_scale < 0):
-        raise InvalidArgumentError(f"guidance_scale must be a finite number >= 0, got {job.guidance_scale!r}.")
-    highest = MAX_SEED - (job.num_waveforms_per_prompt - 1)
-    if not isinstance(job.seed, int) or not 0 <= job.seed <= highest:
-        raise InvalidArgumentError(
-            f"seed must be an integer in [0, {highest}] (clip k of a prompt uses seed + k), got {job.seed!r}."
-        )
-    if job.scheduler is not None:
-        check_scheduler_name(job.scheduler)
+    check_prompts(job.prompts)
+    check_sampling(job)
+    check_count("batch_size", job.batch_size)
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def load_pipeline(model: Path | None, device: str = "auto", dtype: str = "float32") -> AudioDiffusionPipeline:
-    """Load a pipeline folder (default model when ``model`` is None) onto ``device``, ready for inference.
-
-    The safe fast paths of :func:`audiodiff.fast.prepare_for_inference` are applied (vocoder
-    weight norm folded, eval mode, SDPA attention), so the result is for generation, not training.
-    ``dtype`` (see :func:`audiodiff.devices.resolve_dtype`; ``"auto"``: bf16 on CPUs with bf16 units)
-    sets the U-Net, VAE and vocoder weights; the text encoder and mel front end stay float32.
+def check_prompts(prompts: list[str]) -> None:
+    """Refuse no prompt or a blank one.
 
     Raises:
-        ModelNotFoundError: no folder, or no default model installed.
-        IncompatibleModelError, TextEncoderNotFoundError, DeviceError: as their names say.
+        InvalidArgumentError: the message names the prompt's number.
     """
-    target = resolve_device(device)
-    if model is None and not default_model_path().is_dir():
-        raise ModelNotFoundError(
-            f"No default model is installed ({default_model_path()} is missing). Pass --model DIR with a pipeline "
-            "folder: make a random one with `audiodiff init-model --config configs/model/tiny.yaml DIR`, or train "
-            "one (docs/training.md)."
-        )
-    compute_dtype = resolve_dtype(dtype, target)
-    pipe = prepare_for_inference(AudioDiffusionPipeline.from_pretrained(model)).to(target)
-    return set_compute_dtype(pipe, compute_dtype)
-
-
-def set_compute_dtype(pipe: AudioDiffusionPipeline, dtype: torch.dtype) -> AudioDiffusionPipeline:
-    """Cast the U-Net, VAE and vocoder weights of ``pipe`` to ``dtype`` in place and return ``pipe``.
-
-    The text encoder and mel front end stay float32, and the sampler's latents stay float32
-    (:data:`audiodiff.pipeline.SAMPLER_DTYPE`), whatever ``dtype`` the three models compute in.
-    """
-    for name in ("unet", "vae", "vocoder"):
-        # nn.Module.to, not diffusers' ModelMixin.to: that one logs a warning about "modules that should be
-        # kept in float32: []" on every dtype cast, even when the list is empty (diffusers 0.42).
-        torch.nn.Module.to(getattr(pipe, name), dtype)
-    return pipe
+    if not prompts:
+        raise InvalidArgumentError('No prompt given; e.g. audiodiff generate "a dog barking" -o dog.wav')
+    for number, prompt in enumerate(prompts, start=1):
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise InvalidArgumentError(f"Prompt {number} is empty; every prompt must describe a sound, e.g. 'rain'.")
 
 
 def output_paths(job: GenerateJob, count: int) -> list[Path]:
@@ -208,7 +144,7 @@ def run_generate(job: GenerateJob) -> list[Path]:
     check_job(job)
     paths = output_paths(job, len(job.prompts) * job.num_waveforms_per_prompt)
     check_writable(paths)
-    clips = [(prompt, job.seed + k) for prompt in job.prompts for k in range(job.num_waveforms_per_prompt)]
+    clips = [(prompt, k) for prompt in job.prompts for k in range(job.num_waveforms_per_prompt)]
     todo = [i for i, path in enumerate(paths) if not (job.skip_existing and path.is_file())]
     if len(todo) < len(paths):
         log.info("--skip-existing: %d of %d clips already written, generating the other %d",
@@ -216,16 +152,11 @@ def run_generate(job: GenerateJob) -> list[Path]:
     if not todo:
         return paths
     pipe = load_pipeline(job.model, job.device, job.dtype)
-    if job.scheduler is not None:
-        pipe.scheduler = swap_scheduler(pipe.scheduler, job.scheduler)
+    base_scheduler = pipe.scheduler
     batch_size = job.batch_size or len(todo)
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
-        result = pipe(
-            [clips[i][0] for i in batch], negative_prompt=job.negative_prompt, duration=job.duration,
-            num_inference_steps=job.num_inference_steps, guidance_scale=job.guidance_scale,
-            generator=[torch.Generator(device=pipe.device).manual_seed(clips[i][1]) for i in batch],
-        )
+        result = run_sampling(pipe, [clips[i] for i in batch], job, base_scheduler)
         for i, audio in zip(batch, result.audios):
             write_wav(paths[i], audio, result.sample_rate)
     return paths

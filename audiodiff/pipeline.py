@@ -300,9 +300,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
 
     def latent_grid(self) -> LatentGrid:
         """How this model's latent cells map to seconds and Hz (for :class:`AudioMask`)."""
-        cfg = self.mel.config
-        return LatentGrid(cfg.sample_rate, cfg.hop_length, vaes.downsampling_factor(self.vae), cfg.n_mels, cfg.fmin,
-                          cfg.fmax, flipped_bands=cfg.image_layout == "mels_by_frames")
+        return LatentGrid.from_configs(self.mel.config, self.vae.config)
 
     # ------------------------------------------------------------------ generation
     @torch.inference_mode()

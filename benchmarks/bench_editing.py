@@ -39,7 +39,7 @@ import torch
 from audiodiff.audio import resample
 from audiodiff.editing import AudioMask
 from audiodiff.editing.bandwidth import bandwidth_mask, measure_cutoff
-from audiodiff.generate import load_pipeline
+from audiodiff.loading import load_pipeline
 from audiodiff.training.visuals import save_mel_comparison
 
 REPO = Path(__file__).resolve().parent.parent
@@ -222,7 +222,7 @@ def save_long_clip(path: Path, pipe, audio: np.ndarray) -> None:
 
 MEMORY_PROBE = """
 import threading, time, psutil, torch
-from audiodiff.generate import load_pipeline
+from audiodiff.loading import load_pipeline
 pipe = load_pipeline({model!r}, "cpu", {dtype!r}); pipe.set_progress_bar_config(disable=True)
 pipe("rain", duration=1.0, num_inference_steps=1)  # warm-up: lazy allocations outside the measurement
 process, peak, done = psutil.Process(), [0], threading.Event()

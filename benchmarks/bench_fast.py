@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from audiodiff.generate import load_pipeline
+from audiodiff.loading import load_pipeline
 from audiodiff.schedulers import swap_scheduler
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 import audiodiff.pipeline as pipeline_module
-from audiodiff.generate import load_pipeline
+from audiodiff.loading import load_pipeline
 from audiodiff.models import vae as vaes
 
 PROMPTS = ("rain on a roof", "wind howling", "rain falling")

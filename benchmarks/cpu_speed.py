@@ -33,7 +33,7 @@ is the median over ``--repeats`` rounds:
   throughput, with the timed steps started together: what accelerate/gloo DDP on 2 processes could at
   best reach (no gradient all-reduce counted).
 * Generation: the default model (5 s, 25 steps, batch 1) in fp32 and in the dtype ``--dtype auto``
-  picks (bf16 on CPUs with AMX/AVX512-BF16), as ``audiodiff.generate.load_pipeline`` loads it;
+  picks (bf16 on CPUs with AMX/AVX512-BF16), as ``audiodiff.loading.load_pipeline`` loads it;
   ``default_generate_rtf`` = seconds of sampling and decoding / 5 s.  The log-mel L1 (natural log)
   between bf16 and fp32 audio for 8 prompts, same seeds, beside the L1 between two fp32 seeds.
 * AudioLDM: diffusers' ``AudioLDMPipeline`` at the AudioLDM-S size (``bench_generate.build_audioldm``)
@@ -87,7 +87,7 @@ from audiodiff.devices import BF16_CPU_FLAGS, cpu_has_bf16_units, resolve_dtype 
 from audiodiff.errors import IncompatibleModelError, ModelNotFoundError  # noqa: E402
 from audiodiff.factory import build_pipeline  # noqa: E402
 from audiodiff.fast import prepare_for_inference  # noqa: E402
-from audiodiff.generate import load_pipeline, set_compute_dtype  # noqa: E402
+from audiodiff.loading import load_pipeline, set_compute_dtype  # noqa: E402
 from audiodiff.model_folder import default_model_path, read_model_index  # noqa: E402
 from audiodiff.pipeline import AudioDiffusionPipeline  # noqa: E402
 from audiodiff.training.config import TrainConfig  # noqa: E402

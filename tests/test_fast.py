@@ -9,7 +9,7 @@ from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
 
 from audiodiff.errors import InvalidArgumentError
 from audiodiff.fast import enable_fast_path, is_weight_norm_folded, prepare_for_inference
-from audiodiff.generate import load_pipeline
+from audiodiff.loading import load_pipeline
 
 DURATION = 0.5
 STEPS = 3

@@ -20,7 +20,7 @@ from audiodiff.errors import (
     ModelNotFoundError,
 )
 from audiodiff.factory import build_pipeline
-from audiodiff.generate import load_pipeline
+from audiodiff.loading import load_pipeline
 from audiodiff.pipeline import guided_noise
 from audiodiff.schedulers import SCHEDULERS, build_scheduler, swap_scheduler
 

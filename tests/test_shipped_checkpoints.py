@@ -12,7 +12,7 @@ import torch
 from diffusers import DDIMScheduler
 from safetensors.torch import load_file
 
-from audiodiff.generate import load_pipeline
+from audiodiff.loading import load_pipeline
 from audiodiff.model_folder import PICKLE_SUFFIXES, read_model_index
 from recipes.opensfx.export_default import MAX_BYTES, folder_bytes
 

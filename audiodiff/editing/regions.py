@@ -11,7 +11,9 @@ latent row 0, so the band axis is flipped for it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -53,6 +55,17 @@ class LatentGrid:
     mel_fmin: float
     mel_fmax: float
     flipped_bands: bool = False
+
+    @classmethod
+    def from_configs(cls, mel: Mapping[str, Any], vae: Mapping[str, Any]) -> LatentGrid:
+        """The grid of a model from its mel front end's and VAE's configs (``config.json`` or ``.config``):
+        ``factor = 2 ** (len(block_out_channels) - 1)``; missing mel keys take the front end's defaults."""
+        return cls(
+            sample_rate=int(mel.get("sample_rate", 16000)), hop_length=int(mel.get("hop_length", 160)),
+            factor=2 ** (len(vae["block_out_channels"]) - 1), n_mels=int(mel.get("n_mels", 64)),
+            mel_fmin=float(mel.get("fmin", 0.0)), mel_fmax=float(mel.get("fmax", 8000.0)),
+            flipped_bands=mel.get("image_layout", "frames_by_mels") == "mels_by_frames",
+        )
 
     def cell_seconds(self) -> float:
         """Duration of one latent frame in seconds."""

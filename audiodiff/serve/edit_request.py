@@ -2,37 +2,39 @@
 ``audiodiff edit`` / ``inpaint`` / ``extend`` / ``bandwidth-extend``, validated before the model runs.
 
 The upload arrives as Gradio's ``(sample_rate, samples)`` numpy pair (never a path); it is made mono float32
-at the model's rate here.  The edit itself is described by :class:`audiodiff.editing.jobs.EditJob` and its
-region by :func:`audiodiff.editing.jobs.edit_region`, as on the command line.
+at the model's rate here and handed to the mode's region function of :data:`audiodiff.edit_modes.EDIT_MODES`
+as audio, as the command line does with the file it reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..audio import resample
+from ..edit_modes import EDIT_MODES, edit_mode
 from ..editing.inputs import check_edit_arguments
-from ..editing.jobs import EDIT_MODES, EditJob, edit_region
 from ..editing.regions import AudioMask, LatentGrid, check_mask
 from ..errors import InvalidArgumentError
+from ..sampling import SamplingOptions
 from .request import ClipRequest, ServeLimits, parse_request
 
-UPLOAD = Path("upload")  # EditJob.input: a name only; edit_region reads the job's mode and region, never a file
-EDIT_FIELDS = ("mode", "strength", "start", "end", "fmin", "fmax", "seconds", "cutoff")
+EDIT_FIELDS = ("mode", *dict.fromkeys(option.name for mode in EDIT_MODES.values() for option in mode.options))
+"""The fields an edit adds to a generation request: the mode and every mode's own options."""
 
 
 @dataclass(frozen=True)
 class EditPlan:
-    """A checked edit: the job, its input ``audio`` ``(samples,)`` float32 at the model's rate, and what the
-    pipeline is called with (``duration`` in seconds, ``strength``, ``mask``)."""
+    """A checked edit: the ``mode``'s name, the ``prompt``, the sampling ``options`` (``duration``: the result's
+    seconds), the input ``audio`` ``(samples,)`` float32 at the model's rate, and what the pipeline is called with
+    besides (``strength``, ``mask``)."""
 
-    job: EditJob
+    mode: str
+    prompt: str
+    options: SamplingOptions
     audio: np.ndarray
-    duration: float
     strength: float
     mask: AudioMask | None
 
@@ -63,26 +65,19 @@ def plan_edit(values: Mapping[str, object], audio: np.ndarray, grid: LatentGrid,
     """Check an edit before any model work: ``values`` holds the generation fields of
     :func:`~audiodiff.serve.request.parse_request` (``num_clips`` excepted) plus :data:`EDIT_FIELDS` (``start``,
     ``end``, ``fmin``, ``fmax`` and ``cutoff`` may be numbers, None or text, blank text meaning none);
-    ``audio`` is the input from :func:`upload_to_waveform`; missing fields take those of ``defaults``.
+    ``audio`` is the input from :func:`upload_to_waveform`; missing fields take those of ``defaults`` (the mode's
+    own options: the mode's defaults).  Only the chosen mode's options are read.
 
     Raises:
         InvalidArgumentError: a bad field (as :func:`parse_request`), an unknown mode, a strength outside
             [0, 1], a region outside the clip, or a result longer than ``limits.max_duration``.
     """
-    edit = {name: values.get(name) for name in EDIT_FIELDS}
-    if edit["mode"] not in EDIT_MODES:
-        raise InvalidArgumentError(f"mode must be one of {', '.join(EDIT_MODES)}, got {edit['mode']!r}.")
+    mode = edit_mode(values.get("mode"))
     base = parse_request({k: v for k, v in values.items() if k not in EDIT_FIELDS},
                          limits, defaults)  # prompt, steps, guidance, seed, scheduler and their caps
-    job = EditJob(
-        mode=str(edit["mode"]), input=UPLOAD, prompt=base.prompt, negative_prompt=base.negative_prompt,
-        strength=_number(edit, "strength", 1.0), start=_optional_number(edit, "start"),
-        end=_optional_number(edit, "end"), fmin=_optional_number(edit, "fmin"), fmax=_optional_number(edit, "fmax"),
-        seconds=_number(edit, "seconds", 5.0), cutoff=_optional_number(edit, "cutoff"),
-        num_inference_steps=base.num_inference_steps, guidance_scale=base.guidance_scale, seed=base.seed,
-        scheduler=base.scheduler,
-    )
-    duration, strength, mask = edit_region(job, audio, grid)
+    given = {o.name: _number(values, o.name, o.default) if o.default is not None else _optional_number(values, o.name)
+             for o in mode.options}
+    duration, strength, mask = mode.region(mode.values(given), audio, grid)
     if duration > limits.max_duration:
         raise InvalidArgumentError(
             f"The result would be {duration:.1f} s long; this server makes at most {limits.max_duration:g} s. "
@@ -91,7 +86,8 @@ def plan_edit(values: Mapping[str, object], audio: np.ndarray, grid: LatentGrid,
     check_edit_arguments(audio, strength, mask)
     if mask is not None:
         check_mask(mask, duration, grid)
-    return EditPlan(job, audio, duration, strength, mask)
+    options = replace(base.sampling_options(), duration=duration, num_waveforms_per_prompt=1)
+    return EditPlan(mode.name, base.prompt, options, audio, strength, mask)
 
 
 def _number(values: Mapping[str, object], name: str, default: float) -> float:

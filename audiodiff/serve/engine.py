@@ -17,11 +17,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from ..errors import AudiodiffError
 from ..pipeline import AudioDiffusionPipeline
-from ..schedulers import swap_scheduler
+from ..sampling import run_sampling
 from .edit_request import EditPlan, plan_edit, upload_to_waveform
 from .request import ClipRequest, ServeLimits, model_defaults, parse_request
 
@@ -49,7 +48,7 @@ class ClipEngine:
     """Generates the clips of a :class:`ClipRequest` with a loaded pipeline.
 
     Args:
-        pipe: a pipeline ready for inference (see :func:`audiodiff.generate.load_pipeline`); its scheduler is the
+        pipe: a pipeline ready for inference (see :func:`audiodiff.loading.load_pipeline`); its scheduler is the
             default one, replaced per request while that request runs.
         limits: the server's caps; ``limits.queue_size`` requests may wait while one runs.  Its
             ``max_duration`` is lowered to the model's (``self.limits`` holds the caps in force).  A request's
@@ -65,7 +64,6 @@ class ClipEngine:
         self.limits = replace(limits, max_duration=min(limits.max_duration, float(pipe.config.max_duration)))
         self.defaults = model_defaults(pipe)
         self._default_scheduler = pipe.scheduler
-        self._schedulers: dict[str, SchedulerMixin] = {}
         self._run_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._admitted = 0
@@ -97,7 +95,7 @@ class ClipEngine:
         return plan_edit(values, audio, self.pipe.latent_grid(), self.limits, self.defaults)
 
     def edit(self, plan: EditPlan) -> Clip:
-        """The edited clip of ``plan`` (one clip, seed ``plan.job.seed``), as ``audiodiff edit`` / ``inpaint`` /
+        """The edited clip of ``plan`` (one clip, seed ``plan.options.seed``), as ``audiodiff edit`` / ``inpaint`` /
         ``extend`` / ``bandwidth-extend`` makes it.
 
         Raises:
@@ -107,16 +105,10 @@ class ClipEngine:
             return self._call(self._run_edit, plan)
 
     def _run_edit(self, plan: EditPlan) -> Clip:
-        job = plan.job
-        self.pipe.scheduler = self._scheduler(job.scheduler)
-        log.info("%s of a %.1f s clip for %r", job.mode, plan.audio.size / self.sample_rate, job.prompt)
-        result = self.pipe(
-            job.prompt, audio=plan.audio, duration=plan.duration, strength=plan.strength, mask=plan.mask,
-            num_inference_steps=job.num_inference_steps, guidance_scale=job.guidance_scale,
-            negative_prompt=job.negative_prompt,
-            generator=torch.Generator(device=self.pipe.device).manual_seed(job.seed),
-        )
-        return Clip(result.audios[0], result.sample_rate, job.seed)
+        log.info("%s of a %.1f s clip for %r", plan.mode, plan.audio.size / self.sample_rate, plan.prompt)
+        result = run_sampling(self.pipe, [(plan.prompt, 0)], plan.options, self._default_scheduler, audio=plan.audio,
+                              strength=plan.strength, mask=plan.mask)
+        return Clip(result.audios[0], result.sample_rate, plan.options.seed)
 
     def log_mel(self, audio: np.ndarray) -> np.ndarray:
         """The model's log-mel ``(n_mels, frames)`` of a ``(samples,)`` clip (natural log of mel magnitudes)."""
@@ -141,22 +133,9 @@ class ClipEngine:
                 self._admitted -= 1
 
     def _run(self, request: ClipRequest) -> list[Clip]:
-        pipe = self.pipe
-        pipe.scheduler = self._scheduler(request.scheduler)
-        seeds = [request.seed + k for k in range(request.num_clips)]
+        options = request.sampling_options()
         log.info("generating %d x %g s for %r (%d steps, seed %d)", request.num_clips, request.duration,
                  request.prompt, request.num_inference_steps, request.seed)
-        result = pipe(
-            request.prompt, negative_prompt=request.negative_prompt, duration=request.duration,
-            num_inference_steps=request.num_inference_steps, guidance_scale=request.guidance_scale,
-            num_waveforms_per_prompt=request.num_clips,
-            generator=[torch.Generator(device=pipe.device).manual_seed(seed) for seed in seeds],
-        )
-        return [Clip(audio, result.sample_rate, seed) for audio, seed in zip(result.audios, seeds)]
-
-    def _scheduler(self, name: str | None) -> SchedulerMixin:
-        if name is None:
-            return self._default_scheduler
-        if name not in self._schedulers:
-            self._schedulers[name] = swap_scheduler(self._default_scheduler, name)
-        return self._schedulers[name]
+        clips = [(request.prompt, k) for k in range(request.num_clips)]
+        result = run_sampling(self.pipe, clips, options, self._default_scheduler)
+        return [Clip(audio, result.sample_rate, options.seed + k) for audio, (_, k) in zip(result.audios, clips)]

@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import encode_wav
-from ..editing.jobs import EDIT_MODES
+from ..edit_modes import EDIT_MODES
 from ..errors import AudioLoadError, InvalidArgumentError
 from ..schedulers import SCHEDULERS
 from .engine import Clip, ClipEngine, ServerBusyError
@@ -111,10 +111,11 @@ def _edit_tab(engine: ClipEngine) -> None:
             upload = gr.Audio(label=f"Input audio (at most {limits.max_duration:g} s with what is added)",
                               sources=["upload"], type="numpy", elem_id="edit-input")
             mode = gr.Radio(list(EDIT_MODES), value="edit", label="Mode", elem_id="edit-mode",
-                            info="edit: change it toward the prompt; inpaint: regenerate a span or band; extend: "
-                                 "continue it; bandwidth-extend: generate the missing high band")
+                            info="; ".join(f"{m.name}: {m.summary}" for m in EDIT_MODES.values()))
             prompts = _prompt_boxes(limits.max_prompt_chars, "edit-")
-            strength = gr.Slider(0, 1, value=0.6, step=0.05, label="Strength (edit, inpaint): 0 keeps the input",
+            with_strength = ", ".join(m.name for m in EDIT_MODES.values() if "strength" in m.values({}))
+            strength = gr.Slider(0, 1, value=_strength("edit"), step=0.05,
+                                 label=f"Strength ({with_strength}): 0 keeps the input",
                                  elem_id="edit-strength")
             with gr.Row():
                 # Text, not gr.Number: a blank box must mean "none" (a Number shows and sends 0).
@@ -128,7 +129,7 @@ def _edit_tab(engine: ClipEngine) -> None:
         with gr.Column():
             status = gr.Textbox(label="Status", interactive=False, elem_id="edit-status")
             audio, image = _clip_widgets("Result", "edit-clip", "edit-mel")
-    mode.change(lambda chosen: 0.6 if chosen == "edit" else 1.0, inputs=mode, outputs=strength)  # as the CLI
+    mode.change(_strength, inputs=mode, outputs=strength)  # the mode's default, as the CLI
 
     def run(upload: tuple[int, np.ndarray] | None, mode: str, prompt: str, negative_prompt: str, strength: float,
             start: str, end: str, fmin: str, fmax: str, seconds: float,
@@ -140,6 +141,11 @@ def _edit_tab(engine: ClipEngine) -> None:
 
     button.click(run, inputs=[upload, mode, *prompts, strength, start, end, fmin, fmax, seconds, *sampling],
                  outputs=[status, audio, image], api_name="edit", concurrency_limit=1)
+
+
+def _strength(mode: str) -> float:
+    """The default strength of an edit mode (1 for the modes without a strength option)."""
+    return EDIT_MODES[mode].values({}).get("strength", 1.0)
 
 
 def _prompt_boxes(max_chars: int, prefix: str) -> list[gr.Textbox]:

@@ -2,20 +2,20 @@
 
 A request is a flat mapping of JSON-like values (the API's body, or the page's widget values); it is checked
 against the server's :class:`ServeLimits` first (caps that protect a shared server; the engine lowers
-``max_duration`` to the model's) and then by :func:`audiodiff.generate.check_job` (what any generation
+``max_duration`` to the model's) and then by :func:`audiodiff.sampling.check_sampling` (what any generation
 accepts), so a value the CLI refuses is refused here with the same message.  Nothing in a request names a
 file: every field is text or a number.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields, make_dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError
-from ..generate import GenerateJob, check_job
+from ..generate import check_prompts
+from ..sampling import SamplingOptions, check_sampling, is_finite_number, option_fields
 
 if TYPE_CHECKING:
     from ..pipeline import AudioDiffusionPipeline
@@ -40,7 +40,7 @@ class ServeLimits:
     queue_size: int = 4
 
     def __post_init__(self) -> None:
-        if not (_number(self.max_duration) and self.max_duration > 0):
+        if not (is_finite_number(self.max_duration) and self.max_duration > 0):
             raise InvalidArgumentError(f"max_duration must be a positive number of seconds, got {self.max_duration!r}.")
         for name in ("max_clips", "max_prompt_chars", "max_steps", "max_body_bytes", "max_upload_bytes"):
             value = getattr(self, name)
@@ -50,20 +50,29 @@ class ServeLimits:
             raise InvalidArgumentError(f"queue_size must be an integer >= 0, got {self.queue_size!r}.")
 
 
-@dataclass(frozen=True)
-class ClipRequest:
-    """What to generate: ``num_clips`` clips of ``duration`` seconds for ``prompt``; clip ``k`` uses ``seed + k``
-    (as ``audiodiff generate``); ``scheduler`` None keeps the model's sampler."""
+SERVED = {spec.served: item for item, spec in option_fields() if spec.served is not None}
+"""The request field of each served sampling option (``num_clips`` is ``num_waveforms_per_prompt``)."""
+MODEL_FALLBACKS = {"num_inference_steps": 25, "guidance_scale": 3.0}  # the default model's, when no model is at hand
+TEXT_CAPS = {"scheduler": 64}  # characters; other text fields: limits.max_prompt_chars
 
-    prompt: str
-    negative_prompt: str | None = None
-    duration: float = 5.0
-    num_inference_steps: int = 25
-    guidance_scale: float = 3.0
-    seed: int = 0
-    num_clips: int = 1
-    scheduler: str | None = None
 
+def _request_fields() -> list[tuple[Any, ...]]:
+    served = [(name, item.type, field(default=MODEL_FALLBACKS.get(item.name, item.default)))
+              for name, item in SERVED.items()]
+    return [("prompt", "str"), *served]
+
+
+def _sampling_options(self: ClipRequest) -> SamplingOptions:
+    """The :class:`~audiodiff.sampling.SamplingOptions` ``audiodiff generate`` would run for this request."""
+    return SamplingOptions(**{item.name: getattr(self, name) for name, item in SERVED.items()})
+
+
+ClipRequest = make_dataclass("ClipRequest", _request_fields(), frozen=True,
+                             namespace={"sampling_options": _sampling_options})
+ClipRequest.__module__ = __name__
+ClipRequest.__doc__ = """What to generate: ``prompt`` and the served fields of
+:class:`~audiodiff.sampling.SamplingOptions` (:data:`SERVED`): ``num_clips`` clips of ``duration`` seconds; clip
+``k`` uses ``seed + k`` (as ``audiodiff generate``); ``scheduler`` None keeps the model's sampler."""
 
 FIELDS = tuple(f.name for f in fields(ClipRequest))
 
@@ -81,12 +90,12 @@ def parse_request(
     """A :class:`ClipRequest` from JSON-like ``values`` (missing fields take those of ``defaults``, by default
     :class:`ClipRequest`'s; the duration's is capped at ``limits.max_duration``).
 
-    Integers may come as whole floats (``5.0``, what a number widget sends); a blank negative prompt or
-    scheduler means none.
+    Integers may come as whole floats (``5.0``, what a number widget sends); a blank text field (negative
+    prompt, scheduler) means none.
 
     Raises:
         InvalidArgumentError: an unknown field, a value of the wrong type, a value above a server cap, or a value
-            :func:`audiodiff.generate.check_job` refuses; the message names the field and the allowed range.
+            :func:`audiodiff.sampling.check_sampling` refuses; the message names the field and the allowed range.
     """
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
@@ -95,32 +104,26 @@ def parse_request(
     if "prompt" not in values:
         raise InvalidArgumentError("The field 'prompt' is required, e.g. {\"prompt\": \"a dog barking\"}.")
     defaults = defaults or ClipRequest(prompt="")
-    request = ClipRequest(
-        prompt=_text(values, "prompt", limits.max_prompt_chars),
-        negative_prompt=_optional_text(values, "negative_prompt", limits.max_prompt_chars),
-        duration=_float(values, "duration", min(defaults.duration, limits.max_duration)),
-        num_inference_steps=_int(values, "num_inference_steps", defaults.num_inference_steps),
-        guidance_scale=_float(values, "guidance_scale", defaults.guidance_scale),
-        seed=_int(values, "seed", defaults.seed),
-        num_clips=_int(values, "num_clips", defaults.num_clips),
-        scheduler=_optional_text(values, "scheduler", 64),
-    )
+    parsed = {name: _value(values, name, str(item.type), getattr(defaults, name), limits)
+              for name, item in SERVED.items()}
+    request = ClipRequest(prompt=_text(values, "prompt", limits.max_prompt_chars), **parsed)
     _check_caps(request, limits)
-    check_job(to_job(request))
+    check_prompts([request.prompt])
+    check_sampling(request.sampling_options())
     return request
 
 
-def to_job(request: ClipRequest) -> GenerateJob:
-    """The :class:`~audiodiff.generate.GenerateJob` that ``audiodiff generate`` would run for ``request``."""
-    return GenerateJob(
-        prompts=[request.prompt], duration=request.duration, num_inference_steps=request.num_inference_steps,
-        guidance_scale=request.guidance_scale, negative_prompt=request.negative_prompt, seed=request.seed,
-        num_waveforms_per_prompt=request.num_clips, scheduler=request.scheduler,
-    )
+def _value(values: Mapping[str, object], name: str, kind: str, default: object, limits: ServeLimits) -> object:
+    """Field ``name`` of ``values`` read as its declared type ``kind`` (``"int | None"``...), else ``default``."""
+    if kind.startswith("str"):
+        return _optional_text(values, name, TEXT_CAPS.get(name, limits.max_prompt_chars))
+    if name == "duration":
+        default = min(default, limits.max_duration)
+    return _int(values, name, default) if kind.startswith("int") else _float(values, name, default)
 
 
 def _check_caps(request: ClipRequest, limits: ServeLimits) -> None:
-    if _number(request.duration) and request.duration > limits.max_duration:
+    if is_finite_number(request.duration) and request.duration > limits.max_duration:
         raise InvalidArgumentError(
             f"duration must be at most {limits.max_duration:g} seconds on this server, got {request.duration!r}."
         )
@@ -151,19 +154,16 @@ def _optional_text(values: Mapping[str, object], name: str, max_chars: int) -> s
 
 def _float(values: Mapping[str, object], name: str, default: float) -> float:
     value = values.get(name, default)
-    if not _number(value):
+    if not is_finite_number(value):
         raise InvalidArgumentError(f"{name} must be a finite number, got {value!r}.")
     return float(value)
 
 
 def _int(values: Mapping[str, object], name: str, default: int) -> int:
     value = values.get(name, default)
-    if isinstance(value, float) and _number(value) and value.is_integer():
+    if isinstance(value, float) and is_finite_number(value) and value.is_integer():
         return int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidArgumentError(f"{name} must be an integer, got {value!r}.")
     return value
 
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

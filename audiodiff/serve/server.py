@@ -12,7 +12,7 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 
-from ..generate import load_pipeline
+from ..loading import load_pipeline
 from .api import api_router
 from .engine import ClipEngine
 from .main_thread import MainThreadRunner, run_in_thread
@@ -49,7 +49,7 @@ def build_engine(options: ServeOptions, call: Callable[..., Any] | None = None) 
     """Load the pipeline (the slow part, once) and wrap it; ``call`` as :class:`ClipEngine`'s.
 
     Raises:
-        ModelNotFoundError, IncompatibleModelError, DeviceError: as :func:`audiodiff.generate.load_pipeline`.
+        ModelNotFoundError, IncompatibleModelError, DeviceError: as :func:`audiodiff.loading.load_pipeline`.
     """
     return ClipEngine(load_pipeline(options.model, options.device, options.dtype), options.limits, call)
 

@@ -207,7 +207,7 @@ def _training_data(job: FinetuneJob, config: TrainConfig, pipeline: AudioDiffusi
 
 def _report(job: FinetuneJob, config: TrainConfig, model_dir: Path, summary: DatasetSummary,
             previews: tuple[str, ...]) -> FinetuneReport:
-    from ..generate import load_pipeline
+    from ..loading import load_pipeline
 
     log.info("Writing the report: base and tuned clips of %d prompt(s).",
              len(previews) + len(config.finetune.unrelated_prompts))

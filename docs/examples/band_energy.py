@@ -29,7 +29,7 @@ def generated_clips(model: Path, prompts: list[str], seeds: list[int]) -> list[t
     """``(label, audio, sample_rate)`` of each prompt at each seed, generated as ``audiodiff generate`` does."""
     import torch
 
-    from audiodiff.generate import load_pipeline
+    from audiodiff.loading import load_pipeline
 
     pipe = load_pipeline(model, device="auto", dtype="auto")
     pipe.set_progress_bar_config(disable=True)

@@ -102,7 +102,7 @@ def generate_clips(model: Path, prompts: list[str], settings: EvalSettings) -> t
 
     Prompt by prompt; clip ``k`` of each prompt uses a generator seeded with ``k``.
     """
-    from audiodiff.generate import load_pipeline
+    from audiodiff.loading import load_pipeline
     from audiodiff.schedulers import swap_scheduler
 
     pipe = load_pipeline(model, settings.device, settings.dtype)

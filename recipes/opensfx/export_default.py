@@ -31,7 +31,7 @@ from diffusers import AutoencoderKL
 
 from audiodiff import AudioDiffusionPipeline
 from audiodiff.evaluation.copy_synthesis import load_vocoder
-from audiodiff.generate import set_compute_dtype
+from audiodiff.loading import set_compute_dtype
 from audiodiff.models.griffin_lim import GriffinLimVocoder
 
 log = logging.getLogger("opensfx.export")

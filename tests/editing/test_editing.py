@@ -18,7 +18,7 @@ from audiodiff.editing import AudioMask
 from audiodiff.editing.bandwidth import bandwidth_mask, measure_cutoff
 from audiodiff.editing.regions import mel_keep_weights
 from audiodiff.errors import InvalidArgumentError
-from audiodiff.generate import load_pipeline
+from audiodiff.loading import load_pipeline
 from audiodiff.model_folder import default_model_path
 from audiodiff.models import vae as vaes
 from audiodiff.models.griffin_lim import GriffinLimVocoder

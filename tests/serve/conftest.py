@@ -30,7 +30,7 @@ def require(module: str):
 def engine(tiny_pipeline_dir):
     """A :class:`ClipEngine` on a fresh tiny pipeline, caps of 4 s and 3 clips, one request may wait."""
     require("gradio")
-    from audiodiff.generate import load_pipeline
+    from audiodiff.loading import load_pipeline
     from audiodiff.serve.engine import ClipEngine
     from audiodiff.serve.request import ServeLimits
 

@@ -39,13 +39,14 @@ def edit_inputs(mode="edit", prompt="a cat meowing", strength=0.5, start="", end
 
 
 def test_edit_gives_the_cli_audio(engine, tiny_pipeline_dir, tmp_path):
-    from audiodiff.editing.jobs import EditJob, run_edit
+    from audiodiff.edit_jobs import EditJob, run_edit
     from audiodiff.serve.page import handle_edit
 
     samples = tone_pcm16(1.0)
     sf.write(tmp_path / "in.wav", samples, SAMPLE_RATE, subtype="PCM_16")
     cli = run_edit(EditJob(mode="edit", input=tmp_path / "in.wav", prompt="a cat meowing", output=tmp_path / "out.wav",
-                           strength=0.5, num_inference_steps=3, guidance_scale=3.0, seed=3, model=tiny_pipeline_dir,
+                           mode_options={"strength": 0.5}, num_inference_steps=3, guidance_scale=3.0, seed=3,
+                           model=tiny_pipeline_dir,
                            device="cpu", dtype="float32"))
     message, clips = handle_edit(engine, (SAMPLE_RATE, samples), *edit_inputs())
     assert message == "edit: 1 s (seed 3).", message

@@ -48,7 +48,7 @@ def test_scheduler_is_per_request(engine):
 
 
 def test_duration_is_capped_by_the_model(tiny_pipeline_dir):
-    from audiodiff.generate import load_pipeline
+    from audiodiff.loading import load_pipeline
     from audiodiff.serve.engine import ClipEngine
     from audiodiff.serve.request import ServeLimits
 
@@ -118,7 +118,7 @@ def test_log_mel_image(engine):
 
 
 def test_missing_steps_and_guidance_are_the_model_folders(tiny_pipeline_dir):
-    from audiodiff.generate import load_pipeline
+    from audiodiff.loading import load_pipeline
     from audiodiff.serve.engine import ClipEngine
     from audiodiff.serve.request import ServeLimits
 
@@ -130,4 +130,4 @@ def test_missing_steps_and_guidance_are_the_model_folders(tiny_pipeline_dir):
     assert (request.num_inference_steps, request.guidance_scale) == (4, 1.0)
     assert engine.parse({"prompt": "rain", "num_inference_steps": 6}).num_inference_steps == 6
     plan = engine.plan_edit({"prompt": "rain", "mode": "edit", "strength": 0.5}, (16000, np.zeros(8000, np.float32)))
-    assert (plan.job.num_inference_steps, plan.job.guidance_scale) == (4, 1.0)
+    assert (plan.options.num_inference_steps, plan.options.guidance_scale) == (4, 1.0)
