@@ -205,4 +205,4 @@ def test_no_import_loop_between_modules():
 
 def test_no_import_loop_between_folders():
     graph = folder_graph(module_graph())
-    assert not loops(graph), f"import loops between audiodiff's folders (subpackages, top-level modules): {_describe(graph)}"
+    assert not loops(graph), f"import loops between audiodiff's folders and top-level modules: {_describe(graph)}"
