@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from diffusers.models.attention_processor import AttnProcessor2_0
@@ -30,7 +31,9 @@ from torch import nn
 from torch.nn.utils.parametrize import is_parametrized
 
 from .errors import InvalidArgumentError
-from .pipeline import AudioDiffusionPipeline
+
+if TYPE_CHECKING:  # the pipeline's type only: fast.py is applied to a pipeline, it does not build one
+    from .pipeline import AudioDiffusionPipeline
 
 logger = logging.getLogger(__name__)
 

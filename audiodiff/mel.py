@@ -10,7 +10,18 @@ on the left, as librosa, ``torch.stft(center=True)`` and AudioLDM's Tacotron STF
 
 The front end also says how a log-mel becomes the VAE's input: the affine normalisation
 ``(m - mel_mean) / mel_std``, optionally clamped to [-1, 1] (``clamp_normalized``), and the image layout
-(``image_layout``, see :mod:`audiodiff.models.vae`).  Auffusion (Xue et al. 2024, its
+(``image_layout``, one of :data:`IMAGE_LAYOUTS`):
+
+- ``"frames_by_mels"`` (default): ``(batch, channels, frames, n_mels)``, time on the height axis (AudioLDM).
+- ``"mels_by_frames"``: ``(batch, channels, n_mels, frames)`` drawn as a spectrogram picture, the
+  highest band in row 0 and time on the width axis (Auffusion, Xue et al. 2024; its
+  ``normalize_spectrogram`` flips the mel axis so that low frequencies sit at the bottom).
+
+A VAE with ``in_channels > 1`` (Auffusion's is Stable Diffusion's 3-channel VAE) gets the same mel in
+every channel and its output is read from channel 0 (Auffusion's ``denormalize_spectrogram``); see
+:func:`mel_to_image` and :func:`image_to_mel` (:mod:`audiodiff.models.vae` encodes and decodes through them).
+
+Auffusion (Xue et al. 2024, its
 ``normalize_spectrogram``) maps ``log(1e-5)..log(200)`` linearly onto the image range [0, 1], i.e. the
 VAE's [-1, 1], clamping outside: ``mel_mean = (log 200 + log 1e-5) / 2``, ``mel_std = (log 200 - log 1e-5) / 2``
 with ``clamp_normalized=True``.
@@ -27,9 +38,9 @@ from diffusers.models.modeling_utils import ModelMixin
 
 from .config import AudioConfig
 from .dependencies import import_compiled
-from .models.vae import IMAGE_LAYOUTS
 
 LOG_CLAMP = 1e-5
+IMAGE_LAYOUTS = ("frames_by_mels", "mels_by_frames")
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,7 @@ class MelSpectrogram(ModelMixin, ConfigMixin):
         center: frame ``i`` centred on sample ``i * hop_length`` (AudioLDM) instead of
             ``i * hop_length + hop_length / 2`` (HiFi-GAN).
         image_layout: how the VAE sees the normalised mel: ``"frames_by_mels"`` or ``"mels_by_frames"``
-            (Auffusion); see :mod:`audiodiff.models.vae`.
+            (Auffusion); see the module docstring.
         clamp_normalized: ``normalize`` clamps its output and ``denormalize`` its input to [-1, 1]
             (Auffusion's image range; its pipeline clamps the decoded image to [0, 1]).
 
@@ -184,3 +195,19 @@ def frame_mask(audio_mask: torch.Tensor, hop_length: int, frames: int) -> torch.
     if mask.shape[1] < frames:
         mask = torch.nn.functional.pad(mask, (0, frames - mask.shape[1]))
     return mask.float()
+
+
+def mel_to_image(mel: torch.Tensor, channels: int = 1, layout: str = "frames_by_mels") -> torch.Tensor:
+    """Normalised log-mel ``(batch, n_mels, frames)`` -> VAE image in ``layout`` (see :mod:`audiodiff.mel`),
+    the mel repeated in each of ``channels``."""
+    if layout == "mels_by_frames":
+        image = mel.flip(1).unsqueeze(1)  # (batch, 1, n_mels, frames), highest band first
+    else:
+        image = mel.transpose(1, 2).unsqueeze(1)  # (batch, 1, frames, n_mels)
+    return image.expand(-1, channels, -1, -1)
+
+
+def image_to_mel(image: torch.Tensor, layout: str = "frames_by_mels") -> torch.Tensor:
+    """Inverse of :func:`mel_to_image`: image ``(batch, channels, h, w)`` -> ``(batch, n_mels, frames)`` from channel 0."""
+    first = image[:, 0]
+    return first.flip(1) if layout == "mels_by_frames" else first.transpose(1, 2)

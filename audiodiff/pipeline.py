@@ -10,7 +10,6 @@ HiFi-GAN turns it into a waveform.
 from __future__ import annotations
 
 import inspect
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,22 +23,20 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from .decode import decode_to_audio
 from .editing.inputs import audio_per_clip, check_edit_arguments, clip_duration
 from .editing.regions import AudioMask, LatentGrid, check_mask, latent_mask, mel_keep_weights
 from .editing.start import blend_known, denoising_timesteps, edit_steps, start_latents
-from .errors import IncompatibleModelError, InvalidArgumentError
-from .long_form import MAX_LONG_DURATION, OVERLAP_FRACTION, Windows, blend_windows, overlap_add
+from .long_form import OVERLAP_FRACTION, Windows, blend_windows
 from .mel import MelSpectrogram
 from .model_folder import default_model_path, read_model_index
 from .models import text_encoder as text_encoders
 from .models import unet as unets
 from .models import vae as vaes
 from .models.vocoders import Vocoder, vocoder_class
+from .pipeline_checks import check_call, check_components, positive, warn_long_prompts
 from .prompts import GenerationRequest, expand_requests
 
-log = logging.getLogger(__name__)
-
-LEVEL_FRAME_HOPS = 4  # long clips' waveform crossfade keeps its level per 4 mel hops (40 ms at 16 kHz, hop 160)
 SAMPLER_DTYPE = torch.float32  # the sampler's latents stay float32 whatever the U-Net computes in (bf16/fp16)
 
 
@@ -113,7 +110,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             text_embedding=text_embedding, default_num_inference_steps=default_num_inference_steps,
             default_guidance_scale=default_guidance_scale, num_phases=num_phases,
         )
-        _check_components(self)
+        check_components(self)
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
@@ -218,8 +215,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
 
         Latents longer than one window (:meth:`windows`) are decoded and vocoded window by window and the
         windows' waveforms crossfaded (:func:`~audiodiff.long_form.overlap_add`, level-kept over frames of
-        ``LEVEL_FRAME_HOPS`` mel hops, since Griffin-Lim's phase differs between windows), so memory beyond one
-        window's decoding is the output.  With ``known_mel`` (the input's normalised log-mel
+        :data:`~audiodiff.decode.LEVEL_FRAME_HOPS` mel hops, since Griffin-Lim's phase differs between windows),
+        so memory beyond one window's decoding is the output (:mod:`audiodiff.decode`).  With ``known_mel`` (the input's normalised log-mel
         ``(batch, n_mels, frames)``) and ``keep`` (``(n_mels, frames)`` weights in [0, 1],
         :func:`~audiodiff.editing.regions.mel_keep_weights`) the decoded mel is
         ``keep * known_mel + (1 - keep) * decoded`` (inpainting's overlay), and a clip that would peak above 1
@@ -227,41 +224,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         again.  A clip whose peak still exceeds 1 is scaled down to peak 1 as a whole rather than clipped
         (Griffin-Lim's phase, unlike a trained vocoder's, can raise peaks above the source's).
         """
-        audio = self._decode_windows(latents, num_samples, known_mel, keep)
-        if keep is not None:  # too loud: lower only the generated part (log-mel - log peak), not the kept part
-            excess = _peak(audio).clamp(min=1.0).log()
-            if bool((excess > 0).any()):
-                del audio
-                audio = self._decode_windows(latents, num_samples, known_mel, keep, excess)
-        return audio / _peak(audio).clamp(min=1.0)[:, None]
-
-    def _decode_windows(
-        self, latents: torch.Tensor, num_samples: int, known_mel: torch.Tensor | None, keep: torch.Tensor | None,
-        excess: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """:meth:`latents_to_audio` before its peak limit, one window at a time: ``(batch, num_samples)`` float32.
-
-        ``excess`` ``(batch,)``: natural-log amount to lower the generated part's log-mel by.
-        """
-        frames = self.mel.num_frames(num_samples)
-        factor = vaes.downsampling_factor(self.vae)
-        hop = self.mel.config.hop_length
-        windows = self.windows(latents.shape[2])
-
-        def window_audio(start: int) -> torch.Tensor:
-            first = start * factor  # the window's first mel frame
-            normalized = vaes.decode_latents(self.vae, latents.narrow(2, start, windows.size), frames - first,
-                                             self.mel.config.image_layout)
-            span = slice(first, first + normalized.shape[-1])
-            if keep is not None:
-                normalized = torch.lerp(normalized, known_mel[..., span].to(normalized), keep[:, span].to(normalized))
-            mel = self.mel.denormalize(normalized)
-            if excess is not None:
-                mel = mel - (1.0 - keep[:, span].to(mel)) * excess[:, None, None].to(mel)
-            return self.vocoder(mel.to(self.vocoder.dtype))[:, : num_samples - first * hop].float()
-
-        return overlap_add(window_audio, windows, dim=1, scale=factor * hop, length=num_samples,
-                           level_frame=LEVEL_FRAME_HOPS * hop)
+        return decode_to_audio(self, latents, num_samples, known_mel, keep)
 
     def encode_audio(self, audio: torch.Tensor) -> torch.Tensor:
         """Waveforms ``(batch, samples)`` at :attr:`sample_rate` -> the VAE's latents (posterior mode)
@@ -279,6 +242,14 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             in_dim=-1, out_dim=2, in_scale=factor,
         )
         return latents.to(SAMPLER_DTYPE)
+
+    def audio_to_latents(self, audio: torch.Tensor) -> torch.Tensor:
+        """Waveforms ``(batch, samples)`` at :attr:`sample_rate` -> the VAE's latents (posterior mean)
+        ``(batch, C, ceil(frames / f), n_mels / f)`` in the VAE's dtype, ``frames = samples // hop_length``,
+        ``f`` the VAE's downsampling: each clip encoded whole as it is, not padded nor windowed (training's crops,
+        the latent caches, copy synthesis).  The sampler's start is :meth:`encode_audio`."""
+        mel = self.mel.normalize(self.mel(audio.to(self.mel.mel_basis.device)))
+        return vaes.encode_mel(self.vae, mel, layout=self.mel.config.image_layout)
 
     def normalized_mel(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
         """Waveforms ``(batch, samples)`` zero-padded or cut to ``frames`` hops -> the VAE's input, the normalised
@@ -368,12 +339,12 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         duration = clip_duration(duration, None if inputs is None else inputs.shape[1], self.sample_rate)
         requests = expand_requests(
             prompt, negative_prompt, num_waveforms_per_prompt, generator, latents,
-            expected_latent_shape=self.latent_shape(duration) if _positive(duration) else None,
+            expected_latent_shape=self.latent_shape(duration) if positive(duration) else None,
         )
-        self._check_call(duration, num_inference_steps, guidance_scale, batch_size, output_type)
+        check_call(self, duration, num_inference_steps, guidance_scale, batch_size, output_type)
         if mask is not None:
             check_mask(mask, duration, self.latent_grid())
-        self._warn_long_prompts([r.prompt for r in requests] + [r.negative_prompt for r in requests])
+        warn_long_prompts(self, [r.prompt for r in requests] + [r.negative_prompt for r in requests])
         batch_size = batch_size or len(requests)
         num_samples = round(duration * self.sample_rate)
         if inputs is not None:
@@ -397,19 +368,6 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         limit = int(self.config.max_text_length)
         model_limit = getattr(self.tokenizer, "model_max_length", None)
         return min(limit, int(model_limit)) if isinstance(model_limit, int) and model_limit > 0 else limit
-
-    def _warn_long_prompts(self, prompts: list[str]) -> None:
-        """Log a warning naming each prompt longer than :meth:`text_token_limit` (the encoder sees it truncated)."""
-        if self.tokenizer is None:
-            return
-        limit = self.text_token_limit()
-        for prompt in dict.fromkeys(p for p in prompts if p):
-            count = len(self.tokenizer(prompt, truncation=False)["input_ids"])
-            if count > limit:
-                kept = self.tokenizer(prompt, truncation=True, max_length=limit)["input_ids"]
-                log.warning("Prompt %r is %d tokens, longer than the text encoder's limit of %d: it is truncated to "
-                            "%r. Shorten it to keep every word.", prompt, count, limit,
-                            self.tokenizer.decode(kept, skip_special_tokens=True))
 
     def _denoise(
         self, chunk: list[GenerationRequest], duration: float, num_inference_steps: int, guidance_scale: float,
@@ -451,70 +409,3 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             return torch.stack([r.latents for r in chunk]).to(device=device, dtype=SAMPLER_DTYPE)
         generators = [r.generator for r in chunk] if chunk[0].generator is not None else None
         return randn_tensor((len(chunk), *shape), generator=generators, device=device, dtype=SAMPLER_DTYPE)
-
-    def _check_call(
-        self, duration: float, num_inference_steps: int, guidance_scale: float, batch_size: int | None, output_type: str
-    ) -> None:
-        if not _positive(duration) or duration > MAX_LONG_DURATION:
-            raise InvalidArgumentError(
-                f"duration must be in (0, {MAX_LONG_DURATION:g}] seconds, got {duration!r} (clips longer than this "
-                f"model's max_duration of {self.config.max_duration:g} s are made in overlapping windows)."
-            )
-        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-            raise InvalidArgumentError(f"num_inference_steps must be an integer >= 1, got {num_inference_steps!r}.")
-        schedule_steps = self.scheduler.config.get("original_inference_steps")  # LCMScheduler: its distillation's
-        if schedule_steps is not None and num_inference_steps > schedule_steps:
-            raise InvalidArgumentError(
-                f"num_inference_steps must be at most {schedule_steps} for this few-step model (its LCMScheduler "
-                f"samples from the {schedule_steps} timesteps it was distilled on), got {num_inference_steps}."
-            )
-        num_phases = self.config.get("num_phases")
-        if num_phases and num_inference_steps != num_phases:
-            log.warning("This model is a phased consistency student distilled for %d steps (one per phase); "
-                        "num_inference_steps=%d samples off its phase edges and sounds worse. Leave the steps unset "
-                        "or use %d.", num_phases, num_inference_steps, num_phases)
-        if not _finite_number(guidance_scale) or guidance_scale < 0:
-            raise InvalidArgumentError(f"guidance_scale must be a finite number >= 0, got {guidance_scale!r}.")
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise InvalidArgumentError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
-        if output_type not in ("np", "pt"):
-            raise InvalidArgumentError(f"output_type must be 'np' or 'pt', got {output_type!r}.")
-
-
-def _peak(audio: torch.Tensor) -> torch.Tensor:
-    """Largest absolute sample ``(batch,)`` of ``audio`` ``(batch, samples)``, without a copy of it."""
-    return torch.linalg.vector_norm(audio, ord=math.inf, dim=1)
-
-
-def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _positive(value: Any) -> bool:
-    return _finite_number(value) and value > 0
-
-
-def _check_components(pipe: AudioDiffusionPipeline) -> None:
-    """Raise IncompatibleModelError when the components' shapes or rates disagree."""
-    mel, vae, unet, vocoder = pipe.mel, pipe.vae, pipe.unet, pipe.vocoder
-    problems = []
-    if vocoder.config.n_mels != mel.config.n_mels or vocoder.hop_length != mel.config.hop_length:
-        problems.append("the vocoder's n_mels/hop_length differ from the mel front end's")
-    if vocoder.config.sample_rate != mel.config.sample_rate:
-        problems.append("the vocoder's sample_rate differs from the mel front end's")
-    if unet.config.in_channels != vae.config.latent_channels:
-        problems.append("the U-Net's in_channels differ from the VAE's latent_channels")
-    if (mel.config.n_mels // vaes.downsampling_factor(vae)) % unets.downsampling_factor(unet):
-        problems.append("the latent mel axis is not divisible by the U-Net's downsampling")
-    embedding = pipe.config.text_embedding
-    if embedding not in text_encoders.TEXT_EMBEDDINGS:
-        problems.append(f"text_embedding is {embedding!r}, not one of {text_encoders.TEXT_EMBEDDINGS}")
-    elif (embedding == "pooled_projection") != unets.uses_class_embedding(unet.config):
-        problems.append(f"text_embedding {embedding!r} does not fit the U-Net's class_embed_type "
-                        f"{unet.config.class_embed_type!r} (pooled_projection needs 'simple_projection')")
-    elif (pipe.text_encoder is not None
-          and text_encoders.embedding_size(pipe.text_encoder, embedding) != unets.text_embedding_size(unet.config)):
-        problems.append("the text encoder's embedding width differs from the U-Net's text input width "
-                        "(cross_attention_dim or projection_class_embeddings_input_dim)")
-    if problems:
-        raise IncompatibleModelError("Pipeline components do not fit together: " + "; ".join(problems) + ".")

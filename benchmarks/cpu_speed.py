@@ -92,7 +92,7 @@ from audiodiff.model_folder import default_model_path, read_model_index  # noqa:
 from audiodiff.pipeline import AudioDiffusionPipeline  # noqa: E402
 from audiodiff.training.config import TrainConfig  # noqa: E402
 from audiodiff.training.loop import make_accelerator  # noqa: E402
-from audiodiff.training.metrics import mel_l1_distance  # noqa: E402
+from audiodiff.evaluation.vocoder_metrics import mel_l1_distance  # noqa: E402
 from audiodiff.training.run import TrainJob, _stage_builder  # noqa: E402
 from audiodiff.training.stage import TrainingStage  # noqa: E402
 

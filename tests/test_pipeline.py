@@ -252,3 +252,16 @@ def test_cuda_on_a_cpu_machine(tiny_pipeline_dir):
     with pytest.raises(DeviceError):
         load_pipeline(tiny_pipeline_dir, "cuda:0")
     assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_audio_to_latents_encodes_the_whole_clip_as_encode_audio_does_an_aligned_one(tiny_pipeline):
+    pipe = tiny_pipeline
+    factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    hop = pipe.mel.config.hop_length
+    channels, latent_frames, latent_mels = pipe.latent_shape(DURATION)
+    aligned = torch.randn(2, latent_frames * factor * hop, generator=torch.Generator().manual_seed(0)) * 0.1
+    latents = pipe.audio_to_latents(aligned)
+    assert latents.shape == (2, channels, latent_frames, latent_mels)
+    torch.testing.assert_close(latents.float(), pipe.encode_audio(aligned))  # one window, nothing padded
+    ragged = aligned[:, : (latent_frames * factor - 3) * hop + 7]  # no padding to the U-Net's multiple here
+    assert pipe.audio_to_latents(ragged).shape[2] == -(-(ragged.shape[1] // hop) // factor)

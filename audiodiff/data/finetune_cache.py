@@ -122,9 +122,7 @@ def write_crop_latents(
 
     def encode(batch: list[tuple[str, Clip, np.ndarray, np.ndarray]]) -> None:
         nonlocal shape
-        audio = torch.from_numpy(np.stack([item[2] for item in batch])).to(pipe.device)
-        mel = pipe.mel.normalize(pipe.mel(audio))
-        latents = vaes.encode_mel(pipe.vae, mel, layout=pipe.mel.config.image_layout).float()
+        latents = pipe.audio_to_latents(torch.from_numpy(np.stack([item[2] for item in batch]))).float()
         mask = frame_mask(torch.from_numpy(np.stack([item[3] for item in batch])), hop, latents.shape[2])
         rows = writer.add({"latents": latents.cpu(), "latents_mask": mask.to(torch.uint8)})
         shape = list(latents.shape[1:])

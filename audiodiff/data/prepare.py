@@ -151,8 +151,7 @@ def write_latents(
             label = f"Encoding {split} latents" + (f" (crop {crop + 1} of {crops_per_clip})" if crops_per_clip > 1 else "")
             long_clips = []  # the clips that filled this crop: only they can give another
             for batch in tqdm(loader, desc=label, unit="batch", disable=None):
-                mel = pipe.mel.normalize(pipe.mel(batch["audio"].to(pipe.device)))
-                latents = vaes.encode_mel(pipe.vae, mel, layout=pipe.mel.config.image_layout)
+                latents = pipe.audio_to_latents(batch["audio"])
                 mask = frame_mask(batch["audio_mask"], hop, latents.shape[2]).to(torch.uint8)
                 rows = writer.add({"latents": latents.to("cpu", dtype), "latents_mask": mask})
                 shape = list(latents.shape[1:])

@@ -53,11 +53,12 @@ def build_systems(pipe: AudioDiffusionPipeline, extra_vocoders: dict[str, ModelM
 
 
 @torch.no_grad()
-def vae_round_trip(pipe: AudioDiffusionPipeline, log_mel: torch.Tensor) -> torch.Tensor:
-    """Natural-log mel ``(batch, n_mels, frames)`` -> the VAE's reconstruction (posterior mean), same shape."""
-    layout = pipe.mel.config.image_layout
-    latents = vaes.encode_mel(pipe.vae, pipe.mel.normalize(log_mel).to(pipe.vae.dtype), layout=layout)
-    decoded = vaes.decode_latents(pipe.vae, latents, log_mel.shape[-1], layout)
+def vae_round_trip(pipe: AudioDiffusionPipeline, audio: torch.Tensor) -> torch.Tensor:
+    """Waveforms ``(batch, samples)`` -> the VAE's reconstruction (posterior mean) of their natural-log mel
+    ``(batch, n_mels, samples // hop_length)``, the shape of ``pipe.mel(audio)``."""
+    latents = pipe.audio_to_latents(audio)
+    frames = audio.shape[-1] // pipe.mel.config.hop_length
+    decoded = vaes.decode_latents(pipe.vae, latents, frames, pipe.mel.config.image_layout)
     return pipe.mel.denormalize(decoded.float())
 
 
@@ -66,10 +67,10 @@ def copy_syntheses(pipe: AudioDiffusionPipeline, systems: list[System], audio: t
     """Every system's copy synthesis of one clip: name -> ``(samples,)`` float32.
 
     ``audio: (samples,)`` float32 at the pipeline's rate, ``samples`` a multiple of ``hop_length``.  The clip's
-    log-mel and its VAE round trip are computed once and shared by the systems that need them.
+    log-mel and its VAE round trip are computed once each and shared by the systems that need them.
     """
     log_mel = pipe.mel(audio[None].float())
-    vae_mel = vae_round_trip(pipe, log_mel) if any(s.through_vae for s in systems) else None
+    vae_mel = vae_round_trip(pipe, audio[None].float()) if any(s.through_vae for s in systems) else None
     out: dict[str, torch.Tensor] = {}
     for system in systems:
         if system.vocoder is None:

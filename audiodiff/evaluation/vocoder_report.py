@@ -31,7 +31,7 @@ from ..data import read_dataset, split_clips
 from ..data.manifest import Clip
 from ..errors import InvalidArgumentError
 from ..pipeline import AudioDiffusionPipeline
-from ..training.metrics import mel_l1_distance
+from .vocoder_metrics import mel_l1_distance
 from . import measures
 from .copy_synthesis import REAL, System, build_systems, copy_syntheses
 

@@ -5,16 +5,9 @@ Images are ``(batch, 1, frames, n_mels)`` (time on the height axis, as in AudioL
 Latents are multiplied by ``scaling_factor`` so diffusion sees roughly unit variance (Rombach et al.
 2022, sec. 3.1).
 
-The image layout is an option of the mel front end (``MelSpectrogram(image_layout=...)``):
-
-- ``"frames_by_mels"`` (default): ``(batch, channels, frames, n_mels)``, time on the height axis.
-- ``"mels_by_frames"``: ``(batch, channels, n_mels, frames)`` drawn as a spectrogram picture, the
-  highest band in row 0 and time on the width axis (Auffusion, Xue et al. 2024; its
-  ``normalize_spectrogram`` flips the mel axis so that low frequencies sit at the bottom).
-
-A VAE with ``in_channels > 1`` (Auffusion's is Stable Diffusion's 3-channel VAE) gets the same mel in
-every channel and its output is read from channel 0 (Auffusion's ``denormalize_spectrogram``).
-Whatever the image layout, latents leave :func:`encode_mel` and enter :func:`decode_latents` as
+The image layout is an option of the mel front end (``MelSpectrogram(image_layout=...)``; the layouts and
+the mel <-> image maps, :func:`audiodiff.mel.mel_to_image` and :func:`audiodiff.mel.image_to_mel`, live
+there).  Whatever the image layout, latents leave :func:`encode_mel` and enter :func:`decode_latents` as
 ``(batch, C, frames / f, n_mels / f)``, so the U-Net, the sampler, the latent cache and training see
 one layout (a ``"mels_by_frames"`` VAE's latents are transposed at its boundary).
 """
@@ -26,6 +19,7 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL
 
 from ..config import AudioConfig, VAEConfig
+from ..mel import image_to_mel, mel_to_image
 
 
 def build_vae(config: VAEConfig, audio: AudioConfig) -> AutoencoderKL:
@@ -52,9 +46,6 @@ def build_vae(config: VAEConfig, audio: AudioConfig) -> AutoencoderKL:
     )
 
 
-IMAGE_LAYOUTS = ("frames_by_mels", "mels_by_frames")
-
-
 def downsampling_factor(vae: AutoencoderKL) -> int:
     """How much the encoder shrinks each axis: ``2 ** (len(block_out_channels) - 1)``."""
     return 2 ** (len(vae.config.block_out_channels) - 1)
@@ -68,22 +59,6 @@ def pad_frames(image: torch.Tensor, multiple: int, dim: int = 2) -> torch.Tensor
         return image
     padding = (0, 0, 0, extra) if dim == 2 else (0, extra)
     return F.pad(image, padding, mode="replicate")
-
-
-def mel_to_image(mel: torch.Tensor, channels: int = 1, layout: str = "frames_by_mels") -> torch.Tensor:
-    """Normalised log-mel ``(batch, n_mels, frames)`` -> VAE image in ``layout`` (see the module docstring),
-    the mel repeated in each of ``channels``."""
-    if layout == "mels_by_frames":
-        image = mel.flip(1).unsqueeze(1)  # (batch, 1, n_mels, frames), highest band first
-    else:
-        image = mel.transpose(1, 2).unsqueeze(1)  # (batch, 1, frames, n_mels)
-    return image.expand(-1, channels, -1, -1)
-
-
-def image_to_mel(image: torch.Tensor, layout: str = "frames_by_mels") -> torch.Tensor:
-    """Inverse of :func:`mel_to_image`: image ``(batch, channels, h, w)`` -> ``(batch, n_mels, frames)`` from channel 0."""
-    first = image[:, 0]
-    return first.flip(1) if layout == "mels_by_frames" else first.transpose(1, 2)
 
 
 def encode_mel(

@@ -126,9 +126,7 @@ class DiffusionStage(TrainingStage):
         if "latents" in batch:
             z0, mask = batch["latents"].to(device), batch["latents_mask"].to(device).float()
         else:
-            audio = batch["audio"].to(device)
-            mel = self.mel.normalize(self.mel(audio))
-            z0 = vaes.encode_mel(self.vae, mel, layout=self.mel.config.image_layout)
+            z0 = self.pipeline.audio_to_latents(batch["audio"])
             factor = vaes.downsampling_factor(self.vae)
             mask = frame_mask(batch["audio_mask"].to(device), self.mel.config.hop_length * factor, z0.shape[2])
         if not self.config.mask_padding:  # short clips' padding counts: the U-Net learns the silence after them

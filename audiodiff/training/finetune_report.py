@@ -1,12 +1,12 @@
 """What a fine-tune learned: base and tuned clips side by side, and how close each is to the training clips.
 
 For each preview prompt the base model and the tuned model generate a clip with the same seed.  Each clip is
-summarised by its mel band energy profile (:func:`band_energy_profile`: the share of the clip's energy in each mel
-band) and compared with the mean profile of the training clips of that caption (all training clips when no
-caption equals the prompt) by the total variation distance (:func:`profile_distance`: the share of energy that
-sits in other bands, 0 = the same spectral balance, 1 = no band in common).  A tuned clip closer to its training
-clips than the base clip shows what was learned.  A fixed set of unrelated prompts checks what should not have
-changed: one whose distance to the training clips fell by more than a quarter of the base model's is flagged.
+summarised by its mel band energy profile and compared with the mean profile of the training clips of that caption
+(all training clips when no caption equals the prompt) by the total variation distance
+(:mod:`audiodiff.evaluation.band_energy`: 0 = the same spectral balance, 1 = no band in common).  A tuned clip
+closer to its training clips than the base clip shows what was learned.  A fixed set of unrelated prompts checks
+what should not have changed: one whose distance to the training clips fell by more than a quarter of the base
+model's is flagged.
 
 Written to the run folder: ``report.md`` (with the images), ``report.json`` and ``report/`` (WAVs, PNGs).
 """
@@ -23,6 +23,7 @@ import torch
 
 from ..audio import load_audio
 from ..data.manifest import Clip
+from ..evaluation.band_energy import band_energy_profile, profile_distance
 from ..pipeline import AudioDiffusionPipeline
 from .preview import Preview, generate_previews, log_mel, slug
 from .visuals import save_mel_images
@@ -70,18 +71,6 @@ class FinetuneReport:
             lines.append("  Some unrelated prompts now sound like the training clips: train fewer steps, with a lower "
                          "learning rate or LoRA rank, or add varied clips.")
         return "\n".join(lines)
-
-
-def band_energy_profile(mel: torch.Tensor) -> torch.Tensor:
-    """Share of the energy in each band of a natural-log mel ``(n_mels, frames)``: ``(n_mels,)``, summing to 1
-    (energy = squared mel magnitude, summed over frames)."""
-    energy = torch.exp(2.0 * mel.double()).sum(dim=1)
-    return (energy / energy.sum().clamp(min=1e-30)).float()
-
-
-def profile_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Total variation distance ``0.5 * sum |a - b|`` of two :func:`band_energy_profile`: in [0, 1]."""
-    return float(0.5 * (a - b).abs().sum())
 
 
 def training_profiles(pipe: AudioDiffusionPipeline, clips: Sequence[Clip]) -> dict[str, list[torch.Tensor]]:

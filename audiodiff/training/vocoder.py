@@ -21,6 +21,10 @@ from accelerate import Accelerator
 from torch import nn
 
 from ..errors import IncompatibleModelError
+from ..evaluation.vocoder_metrics import (
+    DEFAULT_RESOLUTIONS,
+    multi_resolution_stft_distance,
+)
 from ..mel import MelSpectrogram
 from ..model_folder import read_model_index
 from ..models.discriminators import (
@@ -36,7 +40,6 @@ from .checkpoint import publish_folder
 from .common import export_pipeline, frame_mask, step_generator
 from .config import TrainConfig, VocoderTrainConfig
 from .losses import discriminator_loss, feature_matching_loss, generator_adversarial_loss, mel_l1_loss
-from .metrics import DEFAULT_RESOLUTIONS, multi_resolution_stft_distance
 from .stage import TrainingStage
 from .vocoder_validation import VocoderValidation
 
@@ -353,7 +356,7 @@ class VocoderStage(TrainingStage):
             ``mel_l1`` (HiFi-GAN eq. 3, natural-log mel) and ``mrstft`` (Parallel WaveGAN eq. 6), averaged over
             clips, and the same for the Griffin-Lim baseline (``griffin_lim_mel_l1``, ``griffin_lim_mrstft``)
             and for the clips' own magnitudes with random phase (``random_phase_mel_l1``,
-            ``random_phase_mrstft``; see :func:`~audiodiff.training.metrics.random_phase_resynthesis`).
+            ``random_phase_mrstft``; see :func:`~audiodiff.evaluation.vocoder_metrics.random_phase_resynthesis`).
             Empty without validation audio.
         """
         generator = self.accelerator.unwrap_model(self.generator)

@@ -10,15 +10,15 @@ from pathlib import Path
 import torch
 
 from ..audio import write_wav
-from ..mel import MelSpectrogram
-from ..models.vocoders import Vocoder
-from .metrics import (
+from ..evaluation.vocoder_metrics import (
     DEFAULT_RESOLUTIONS,
     griffin_lim_from_mel,
     mel_l1_distance,
     multi_resolution_stft_distance,
     random_phase_resynthesis,
 )
+from ..mel import MelSpectrogram
+from ..models.vocoders import Vocoder
 
 
 class VocoderValidation:

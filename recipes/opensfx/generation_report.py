@@ -42,12 +42,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from audiodiff.audio import load_audio, resample  # noqa: E402
 from audiodiff.errors import AudiodiffError  # noqa: E402
-from audiodiff.evaluation.harmonic_contrast import ContrastTotals, harmonic_contrast, voiced_frames  # noqa: E402
-from audiodiff.mel import LOG_CLAMP, MelSpectrogram  # noqa: E402
+from audiodiff.evaluation.generation_measures import (  # noqa: E402
+    contrast_ratio,
+    diversity,
+    max_or_none,
+    mean_or_none,
+    nearest_train,
+    pitched_contrast,
+)
+from audiodiff.evaluation.harmonic_contrast import ContrastTotals  # noqa: E402
+from audiodiff.mel import MelSpectrogram  # noqa: E402
 from opensfx.evaluate import read_earlier_clips  # noqa: E402
 from opensfx.judge import (  # noqa: E402
     CaptionIndex,
@@ -63,90 +70,6 @@ log = logging.getLogger("opensfx.generation_report")
 
 WINDOW_SECONDS = 0.8  # TRAINING.md sitting 4: the loudest 0.8 s of a generated clip
 REAL_CLIPS = 16  # real clips per category for the harmonic contrast reference
-FLOOR = math.log(LOG_CLAMP)  # the log-mel of silence
-
-
-# ---------------------------------------------------------------------------------------------- measures
-def _mean(values: list[float | None]) -> float | None:
-    kept = [v for v in values if v is not None and not math.isnan(v)]
-    return float(np.mean(kept)) if kept else None
-
-
-def _max(values: list[float]) -> float | None:
-    kept = [v for v in values if not math.isnan(v)]
-    return max(kept) if kept else None
-
-
-def pairwise_correlation(log_mels: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of every pair of ``log_mels: (batch, n_mels, frames)``, flattened -> ``(batch, batch)``."""
-    return torch.corrcoef(log_mels.flatten(1).double()).float()
-
-
-def diversity(log_mels: torch.Tensor) -> float | None:
-    """Mean pairwise correlation of the clips of one prompt, ``log_mels: (seeds, n_mels, frames)``; lower is more
-    diverse, 1 for identical clips.  None for fewer than two clips; pairs with a silent (constant) clip are left out."""
-    if log_mels.shape[0] < 2:
-        return None
-    rows, cols = torch.triu_indices(log_mels.shape[0], log_mels.shape[0], offset=1)
-    return _mean(pairwise_correlation(log_mels)[rows, cols].tolist())
-
-
-def pad_frames(log_mel: torch.Tensor, frames: int) -> torch.Tensor:
-    """``(..., n_mels, t)`` -> at least ``frames`` frames, padded on the right with the log-mel floor."""
-    return F.pad(log_mel, (0, max(0, frames - log_mel.shape[-1])), value=FLOOR)
-
-
-def loudest_window(log_mel: torch.Tensor, frames: int) -> torch.Tensor:
-    """The ``frames`` consecutive frames of ``log_mel: (n_mels, t)`` with the largest summed mel magnitude
-    (``exp`` of the log-mel) -> ``(n_mels, frames)``; shorter clips are floor-padded."""
-    log_mel = pad_frames(log_mel.float(), frames)
-    loudness = log_mel.exp().sum(0)[None, None]  # (1, 1, t)
-    start = int(F.avg_pool1d(loudness, frames, stride=1).argmax())
-    return log_mel[:, start : start + frames]
-
-
-def sliding_correlation(windows: torch.Tensor, log_mel: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of each of ``windows: (batch, n_mels, frames)`` with every same-size window of
-    ``log_mel: (n_mels, t)`` (floor-padded to ``frames`` if shorter) -> ``(batch, offsets)``.
-
-    The numerator is a 1-D convolution of the log-mel with the centred windows; the segments' variances come
-    from running sums.  A constant window or segment (silence) scores 0.
-    """
-    size = windows.shape[1] * windows.shape[2]
-    target = pad_frames(log_mel, windows.shape[2]).double()[None]  # (1, n_mels, t)
-    centred = windows.double() - windows.double().mean(dim=(1, 2), keepdim=True)
-    dot = F.conv1d(target, centred)[0]  # (batch, offsets)
-    sums = F.avg_pool1d(target.sum(1, keepdim=True), windows.shape[2], stride=1)[0] * windows.shape[2]
-    squares = F.avg_pool1d(target.pow(2).sum(1, keepdim=True), windows.shape[2], stride=1)[0] * windows.shape[2]
-    spread = (squares - sums.pow(2) / size).clamp(min=0).sqrt()  # (1, offsets): sqrt(size * variance)
-    denominator = centred.flatten(1).norm(dim=1, keepdim=True) * spread
-    return torch.where(denominator > 1e-9, dot / denominator.clamp(min=1e-9), torch.zeros_like(dot)).float()
-
-
-def nearest_train(log_mels: list[torch.Tensor], train_mels: list[torch.Tensor], frames: int) -> list[float]:
-    """Per clip of ``log_mels`` (each ``(n_mels, t)``), the largest correlation of its loudest ``frames`` frames
-    with any window of any of ``train_mels`` (each ``(n_mels, t)``); NaN when there is no train clip."""
-    if not log_mels:
-        return []
-    windows = torch.stack([loudest_window(mel, frames) for mel in log_mels])
-    best = torch.full((len(log_mels),), float("nan"))
-    for train in train_mels:
-        best = torch.fmax(best, sliding_correlation(windows, train.float()).amax(dim=1))
-    return best.tolist()
-
-
-def pitched_contrast(audios: torch.Tensor, log_mels: torch.Tensor, hop_length: int, sample_rate: int) -> ContrastTotals:
-    """Harmonic contrast totals (nepers) of ``log_mels: (batch, n_mels, frames)`` over the pitched frames of
-    ``audios: (batch, samples)`` at ``sample_rate`` Hz (:func:`voiced_frames`); ``.real_mean`` is the mean."""
-    pitched = voiced_frames(audios, hop_length, log_mels.shape[-1], sample_rate)
-    return harmonic_contrast(log_mels, log_mels, pitched)
-
-
-def contrast_ratio(generated: ContrastTotals, real: ContrastTotals) -> float | None:
-    """Mean contrast of the generated clips over that of the real ones; None when either has no pitched frame."""
-    if not generated.frames or not real.frames or real.real_mean <= 0:
-        return None
-    return generated.real_mean / real.real_mean
 
 
 # ---------------------------------------------------------------------------------------------- real clips
@@ -208,9 +131,9 @@ def measure_prompt(spec: PromptSpec, audios: torch.Tensor, mel: MelSpectrogram, 
     return {
         "prompt": spec.prompt, "category": spec.category, "diversity": diversity(log_mels),
         "nearest_train": [None if math.isnan(v) else v for v in nearest],
-        "nearest_train_max": _max(nearest), "nearest_train_mean": _mean(nearest),
-        "validation_nearest_max": _max(reference.validation_nearest),
-        "validation_nearest_mean": _mean(reference.validation_nearest),
+        "nearest_train_max": max_or_none(nearest), "nearest_train_mean": mean_or_none(nearest),
+        "validation_nearest_max": max_or_none(reference.validation_nearest),
+        "validation_nearest_mean": mean_or_none(reference.validation_nearest),
         "validation_clips": len(reference.validation_nearest), "train_clips": len(reference.train_mels),
         "harmonic_contrast": generated.real_mean if generated.frames else None,
         "harmonic_contrast_real": real.real_mean if real.frames else None,
@@ -225,14 +148,14 @@ def overall_figures(per_prompt: list[dict]) -> dict:
     above = [v for p in per_prompt if p["validation_nearest_max"] is not None
              for v in p["nearest_train"] if v is not None and v > p["validation_nearest_max"]]
     return {
-        "diversity": _mean([p["diversity"] for p in per_prompt]),
-        "nearest_train_max": _mean([p["nearest_train_max"] for p in per_prompt]),
-        "nearest_train_mean": _mean([p["nearest_train_mean"] for p in per_prompt]),
-        "validation_nearest_max": _mean([p["validation_nearest_max"] for p in per_prompt]),
-        "validation_nearest_mean": _mean([p["validation_nearest_mean"] for p in per_prompt]),
+        "diversity": mean_or_none([p["diversity"] for p in per_prompt]),
+        "nearest_train_max": mean_or_none([p["nearest_train_max"] for p in per_prompt]),
+        "nearest_train_mean": mean_or_none([p["nearest_train_mean"] for p in per_prompt]),
+        "validation_nearest_max": mean_or_none([p["validation_nearest_max"] for p in per_prompt]),
+        "validation_nearest_mean": mean_or_none([p["validation_nearest_mean"] for p in per_prompt]),
         "clips_above_validation_max": len(above),
-        "harmonic_contrast_ratio": _mean(ratios),
-        "harmonic_contrast_distance": _mean([abs(1.0 - r) for r in ratios]),
+        "harmonic_contrast_ratio": mean_or_none(ratios),
+        "harmonic_contrast_distance": mean_or_none([abs(1.0 - r) for r in ratios]),
         "harmonic_contrast_prompts": len(ratios),
         "prompts": len(per_prompt),
     }

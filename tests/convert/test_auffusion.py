@@ -33,6 +33,7 @@ from audiodiff.cli import main
 from audiodiff.convert import convert
 from audiodiff.convert.auffusion import auffusion_mel, read_vocoder, transpose_spatial_axes
 from audiodiff.errors import IncompatibleModelError
+from audiodiff.mel import image_to_mel, mel_to_image
 from audiodiff.models import vae as vaes
 
 N_MELS, HOP, SAMPLE_RATE = 256, 160, 16000  # Auffusion's mel settings (converter.py)
@@ -174,14 +175,14 @@ def test_normalisation_matches_values_worked_out_from_auffusions_code():
 
 def test_image_layout_flips_the_mel_axis_and_repeats_it_in_every_channel():
     mel = torch.arange(8.0).reshape(1, 4, 2)  # 4 bands x 2 frames: band b, frame f holds 2 b + f
-    image = vaes.mel_to_image(mel, channels=3, layout="mels_by_frames")
+    image = mel_to_image(mel, channels=3, layout="mels_by_frames")
     assert image.shape == (1, 3, 4, 2)
     assert image[0, 0].tolist() == [[6.0, 7.0], [4.0, 5.0], [2.0, 3.0], [0.0, 1.0]]  # highest band in row 0
     assert torch.equal(image[0, 1], image[0, 0]) and torch.equal(image[0, 2], image[0, 0])
     garbled = image.clone()
     garbled[:, 1:] = -1.0  # only channel 0 is read back (Auffusion's denormalize_spectrogram)
-    assert torch.equal(vaes.image_to_mel(garbled, "mels_by_frames"), mel)
-    assert vaes.mel_to_image(mel).tolist() == [[[[0.0, 2.0, 4.0, 6.0], [1.0, 3.0, 5.0, 7.0]]]]  # default: frames by mels
+    assert torch.equal(image_to_mel(garbled, "mels_by_frames"), mel)
+    assert mel_to_image(mel).tolist() == [[[[0.0, 2.0, 4.0, 6.0], [1.0, 3.0, 5.0, 7.0]]]]  # default: frames by mels
 
 
 def test_mel_front_end_matches_auffusions_mel_spectrogram():

@@ -37,9 +37,9 @@ def test_resynthesis_lengths_identity_and_vae(tiny_pipeline):
     for name in ("hifigan", "griffin-lim", "vae+griffin-lim"):
         assert out[name].shape == audio.shape
     log_mel = tiny_pipeline.mel(audio[None])
-    assert vae_round_trip(tiny_pipeline, log_mel).shape == log_mel.shape
+    assert vae_round_trip(tiny_pipeline, audio[None]).shape == log_mel.shape
     # Griffin-Lim of the clip's own mel is closer to the clip than Griffin-Lim after the (random) VAE
-    from audiodiff.training.metrics import mel_l1_distance
+    from audiodiff.evaluation.vocoder_metrics import mel_l1_distance
 
     direct = mel_l1_distance(out["griffin-lim"][None], audio[None], tiny_pipeline.mel)
     through_vae = mel_l1_distance(out["vae+griffin-lim"][None], audio[None], tiny_pipeline.mel)

@@ -1,4 +1,5 @@
-"""recipes/opensfx/generation_report.py: diversity, nearest train clip and harmonic contrast of generated clips."""
+"""recipes/opensfx/generation_report.py and its measures (audiodiff.evaluation.generation_measures): diversity,
+nearest train clip and harmonic contrast of generated clips."""
 from __future__ import annotations
 
 import json
@@ -14,16 +15,16 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
 
-from audiodiff.mel import MelSpectrogram  # noqa: E402
-from opensfx.evaluate import clip_name  # noqa: E402
-from opensfx.generation_report import (  # noqa: E402
+from audiodiff.evaluation.generation_measures import (  # noqa: E402
     contrast_ratio,
     diversity,
-    main,
     nearest_train,
     pitched_contrast,
     sliding_correlation,
 )
+from audiodiff.mel import MelSpectrogram  # noqa: E402
+from opensfx.evaluate import clip_name  # noqa: E402
+from opensfx.generation_report import main  # noqa: E402
 from tests.conftest import SAMPLE_RATE, tone  # noqa: E402
 
 HOP = 160

@@ -6,7 +6,7 @@ import torch
 from tests.conftest import tone
 
 from audiodiff.mel import MelSpectrogram
-from audiodiff.training.metrics import (
+from audiodiff.evaluation.vocoder_metrics import (
     griffin_lim_from_mel,
     mel_l1_distance,
     multi_resolution_stft_distance,

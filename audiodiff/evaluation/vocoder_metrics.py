@@ -1,4 +1,5 @@
-"""Validation metrics for waveform models, and the Griffin-Lim baseline they are compared with.
+"""Validation metrics for waveform models (the vocoder stage validates on them, the vocoder report scores with
+them), and the Griffin-Lim baseline they are compared with.
 
 * :func:`multi_resolution_stft_distance`: spectral convergence + log-magnitude distance averaged
   over several STFT resolutions (Yamamoto, Song & Kim 2020, "Parallel WaveGAN", eqs. 2-6).
@@ -16,7 +17,6 @@ import torch
 
 from ..mel import MelSpectrogram
 from ..models.griffin_lim import GriffinLimVocoder
-from .losses import mel_l1_loss
 
 # (n_fft, hop_length, win_length) in samples: Parallel WaveGAN's 10, 25 and 50 ms windows
 # (240/600/1200 samples at 24 kHz) at 16 kHz.
@@ -66,8 +66,9 @@ def multi_resolution_stft_distance(
 
 
 def mel_l1_distance(prediction: torch.Tensor, target: torch.Tensor, mel: MelSpectrogram) -> torch.Tensor:
-    """Mean absolute log-mel difference between two waveforms ``(batch, samples)`` (HiFi-GAN eq. 3), scalar."""
-    return mel_l1_loss(mel(prediction), mel(target))
+    """Mean absolute log-mel difference between two waveforms ``(batch, samples)`` (HiFi-GAN eq. 3), scalar
+    (the unmasked :func:`audiodiff.training.losses.mel_l1_loss` of their log-mels)."""
+    return torch.abs(mel(prediction).float() - mel(target).float()).mean()
 
 
 def griffin_lim_from_mel(log_mel: torch.Tensor, mel: MelSpectrogram, n_iter: int = 32) -> torch.Tensor:
