@@ -36,6 +36,7 @@ from .models import vae as vaes
 from .models.vocoders import Vocoder, vocoder_class
 from .pipeline_checks import check_call, check_components, positive, warn_long_prompts
 from .prompts import GenerationRequest, expand_requests
+from .sampling import check_guidance_rescale
 
 SAMPLER_DTYPE = torch.float32  # the sampler's latents stay float32 whatever the U-Net computes in (bf16/fp16)
 
@@ -48,9 +49,21 @@ class AudioDiffusionOutput(BaseOutput):
     sample_rate: int
 
 
-def guided_noise(noise_uncond: torch.Tensor, noise_cond: torch.Tensor, guidance_scale: float) -> torch.Tensor:
-    """Classifier-free guidance (Ho & Salimans 2022, eq. 6): ``uncond + w * (cond - uncond)``."""
-    return noise_uncond + guidance_scale * (noise_cond - noise_uncond)
+def guided_noise(
+    noise_uncond: torch.Tensor, noise_cond: torch.Tensor, guidance_scale: float, guidance_rescale: float = 0.0
+) -> torch.Tensor:
+    """Classifier-free guidance (Ho & Salimans 2022, eq. 6): ``uncond + w * (cond - uncond)``, ``(batch, C, h, w)``.
+
+    ``guidance_rescale`` phi in [0, 1] mixes in the guided prediction rescaled to the conditional one's standard
+    deviation per clip (Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed", eq. 15-16,
+    through diffusers' ``rescale_noise_cfg``); 0 returns plain guidance, bit for bit.
+    """
+    guided = noise_uncond + guidance_scale * (noise_cond - noise_uncond)
+    if not guidance_rescale:
+        return guided
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
+
+    return rescale_noise_cfg(guided, noise_cond, guidance_rescale=guidance_rescale)
 
 
 class AudioDiffusionPipeline(DiffusionPipeline):
@@ -190,12 +203,14 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         )
 
     def predict_noise(
-        self, latents: torch.Tensor, timestep: torch.Tensor, states: torch.Tensor, mask: torch.Tensor, guidance_scale: float
+        self, latents: torch.Tensor, timestep: torch.Tensor, states: torch.Tensor, mask: torch.Tensor,
+        guidance_scale: float, guidance_rescale: float = 0.0,
     ) -> torch.Tensor:
         """The U-Net's guided output for ``latents`` ``(batch, C, h, w)`` at ``timestep``.
 
         ``states`` and ``mask`` hold ``2 * batch`` rows (unconditional first) when guidance is on
-        (``guidance_scale > 1``), else ``batch`` rows; both halves run in one batched call.
+        (``guidance_scale > 1``), else ``batch`` rows; both halves run in one batched call.  The halves are
+        combined by :func:`guided_noise` (with ``guidance_rescale``).
         """
         do_guidance = states.shape[0] == 2 * latents.shape[0]
         model_input = torch.cat([latents, latents]) if do_guidance else latents
@@ -205,7 +220,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         if not do_guidance:
             return output
         noise_uncond, noise_cond = output.chunk(2)
-        return guided_noise(noise_uncond, noise_cond, guidance_scale)
+        return guided_noise(noise_uncond, noise_cond, guidance_scale, guidance_rescale)
 
     def latents_to_audio(
         self, latents: torch.Tensor, num_samples: int, known_mel: torch.Tensor | None = None,
@@ -282,6 +297,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
         duration: float | None = None,
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
+        guidance_rescale: float = 0.0,
         num_waveforms_per_prompt: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         latents: torch.Tensor | None = None,
@@ -309,6 +325,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             num_inference_steps: sampler steps (>= 1); default the folder's ``default_num_inference_steps``.
             guidance_scale: classifier-free guidance weight; ``<= 1`` disables guidance; default the folder's
                 ``default_guidance_scale``.
+            guidance_rescale: in [0, 1]; rescales the guided prediction toward the conditional one's standard
+                deviation (:func:`guided_noise`; Lin et al. 2024); 0 (default) is plain guidance.
             num_waveforms_per_prompt: clips per prompt.
             generator: one ``torch.Generator``, or one per output clip (``len(prompts) *
                 num_waveforms_per_prompt``, in output order).  Per-clip generators make a clip
@@ -342,6 +360,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             expected_latent_shape=self.latent_shape(duration) if positive(duration) else None,
         )
         check_call(self, duration, num_inference_steps, guidance_scale, batch_size, output_type)
+        check_guidance_rescale(guidance_rescale)
         if mask is not None:
             check_mask(mask, duration, self.latent_grid())
         warn_long_prompts(self, [r.prompt for r in requests] + [r.negative_prompt for r in requests])
@@ -357,7 +376,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             for i in starts:
                 chunk_audio = None if inputs is None else inputs[i : i + batch_size]
                 chunk_latents = self._denoise(requests[i : i + batch_size], duration, num_inference_steps,
-                                              guidance_scale, progress, chunk_audio, strength, mask)
+                                              guidance_scale, progress, chunk_audio, strength, mask,
+                                              guidance_rescale=guidance_rescale)
                 overlay = {} if mask is None else {"keep": keep, "known_mel": self.normalized_mel(chunk_audio, frames)}
                 audios.append(self.latents_to_audio(chunk_latents, num_samples, **overlay).cpu())
         audio = audios[0] if len(audios) == 1 else torch.cat(audios)  # no second copy of a single chunk
@@ -372,6 +392,7 @@ class AudioDiffusionPipeline(DiffusionPipeline):
     def _denoise(
         self, chunk: list[GenerationRequest], duration: float, num_inference_steps: int, guidance_scale: float,
         progress: Any, audio: torch.Tensor | None = None, strength: float = 1.0, mask: AudioMask | None = None,
+        guidance_rescale: float = 0.0,
     ) -> torch.Tensor:
         """The one denoising loop: latents ``(len(chunk), *latent_shape(duration))`` for every mode.
 
@@ -393,7 +414,8 @@ class AudioDiffusionPipeline(DiffusionPipeline):
             step_kwargs["generator"] = [r.generator for r in chunk]
         windows = self.windows(latents.shape[2])
         for i, t in enumerate(timesteps):
-            noise_pred = blend_windows(lambda window: self.predict_noise(window, t, states, text_mask, guidance_scale),
+            noise_pred = blend_windows(lambda window: self.predict_noise(window, t, states, text_mask,
+                                                                         guidance_scale, guidance_rescale),
                                        latents, windows, in_dim=2, out_dim=2)
             latents = self.scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample
             if keep is not None:

@@ -78,6 +78,10 @@ class SamplingOptions:
     guidance_scale: float | None = _option(
         None, "--guidance-scale", "classifier-free guidance weight (default: the model's; 3 for the default model, 1 "
         "for a distilled one, whose guidance is folded in)", type=float, served="guidance_scale")
+    guidance_rescale: float = _option(
+        0.0, "--guidance-rescale", "in [0, 1]: rescale the guided noise prediction toward the conditional one's "
+        "standard deviation (Lin et al. 2024; counters over-saturation at high guidance; default: 0, off)",
+        type=float, served="guidance_rescale")
     negative_prompt: str | None = _option(None, "--negative-prompt", "what to steer away from, e.g. 'low quality, "
                                           "noise'", served="negative_prompt")
     seed: int = _option(0, "--seed", "random seed (default: 0)", type=int, served="seed")
@@ -131,8 +135,8 @@ def check_sampling(options: SamplingOptions) -> None:
     Raises:
         InvalidArgumentError: a duration that is not a finite number in ``(0, MAX_LONG_DURATION]`` (300 s; beyond
             the model's ``max_duration`` in windows), steps or clips per prompt below 1, a guidance scale that is
-            not a finite number >= 0, a seed outside ``[0, 2**64 - num_waveforms_per_prompt]``, or an unknown
-            scheduler.
+            not a finite number >= 0, a guidance rescale outside [0, 1], a seed outside
+            ``[0, 2**64 - num_waveforms_per_prompt]``, or an unknown scheduler.
     """
     from .long_form import MAX_LONG_DURATION
     from .schedulers import check_scheduler_name
@@ -147,6 +151,7 @@ def check_sampling(options: SamplingOptions) -> None:
     if options.guidance_scale is not None and (not is_finite_number(options.guidance_scale)
                                                or options.guidance_scale < 0):
         raise InvalidArgumentError(f"guidance_scale must be a finite number >= 0, got {options.guidance_scale!r}.")
+    check_guidance_rescale(options.guidance_rescale)
     highest = MAX_SEED - (options.num_waveforms_per_prompt - 1)
     if not isinstance(options.seed, int) or not 0 <= options.seed <= highest:
         raise InvalidArgumentError(
@@ -154,6 +159,16 @@ def check_sampling(options: SamplingOptions) -> None:
         )
     if options.scheduler is not None:
         check_scheduler_name(options.scheduler)
+
+
+def check_guidance_rescale(value: object) -> None:
+    """Refuse a guidance rescale that is not a number in [0, 1].
+
+    Raises:
+        InvalidArgumentError: ``"guidance_rescale must be a number in [0, 1] (0: off), got {value!r}."``
+    """
+    if not is_finite_number(value) or not 0 <= value <= 1:
+        raise InvalidArgumentError(f"guidance_rescale must be a number in [0, 1] (0: off), got {value!r}.")
 
 
 def check_count(name: str, value: object) -> None:
@@ -190,5 +205,6 @@ def run_sampling(pipe: AudioDiffusionPipeline, clips: Sequence[tuple[str, int]],
     return pipe(
         [prompt for prompt, _ in clips], negative_prompt=options.negative_prompt, duration=options.duration,
         num_inference_steps=options.num_inference_steps, guidance_scale=options.guidance_scale,
+        guidance_rescale=options.guidance_rescale,
         generator=[torch.Generator(device=pipe.device).manual_seed(options.seed + k) for _, k in clips], **inputs,
     )

@@ -38,9 +38,9 @@ def test_options_from_args_reads_every_flag_back():
     args = cli.build_parser().parse_args(["generate", "rain", "--steps", "7", "--guidance-scale", "2.5", "--seed", "9",
                                           "--negative-prompt", "hiss", "--scheduler", "ddim", "--model", "m",
                                           "--device", "cpu", "--dtype", "bf16", "--duration", "1.5",
-                                          "--num-waveforms", "3"])
+                                          "--num-waveforms", "3", "--guidance-rescale", "0.7"])
     assert options_from_args(args) == SamplingOptions(
-        duration=1.5, num_inference_steps=7, guidance_scale=2.5, negative_prompt="hiss", seed=9, scheduler="ddim",
+        duration=1.5, num_inference_steps=7, guidance_scale=2.5, guidance_rescale=0.7, negative_prompt="hiss", seed=9, scheduler="ddim",
         model=Path("m"), device="cpu", dtype="bf16", num_waveforms_per_prompt=3)
     edit = cli.build_parser().parse_args(["inpaint", "in.wav", "rain", "--seed", "4"])
     assert options_from_args(edit) == SamplingOptions(seed=4)  # an edit's duration and clip count are its mode's
@@ -89,7 +89,8 @@ def test_mode_values_fill_defaults_and_regions_follow_the_mode():
 def test_check_sampling_refuses_bad_values():
     check_sampling(SamplingOptions())
     for bad, words in ((dict(duration=0.0), "duration"), (dict(num_inference_steps=0), "num_inference_steps"),
-                       (dict(guidance_scale=-1.0), "guidance_scale"), (dict(seed=-1), "seed"),
+                       (dict(guidance_scale=-1.0), "guidance_scale"), (dict(guidance_rescale=1.5), "guidance_rescale"),
+                       (dict(guidance_rescale=float("nan")), "guidance_rescale"), (dict(seed=-1), "seed"),
                        (dict(seed=2**64 - 1, num_waveforms_per_prompt=2), "seed"), (dict(scheduler="nope"), "nope")):
         with pytest.raises(InvalidArgumentError, match=words):
             check_sampling(replace(SamplingOptions(), **bad))
@@ -124,7 +125,7 @@ def test_run_sampling_seeds_clip_k_with_seed_plus_k_and_swaps_the_scheduler():
     assert pipe.prompts == ["rain", "rain", "wind"]
     assert pipe.draws == [seeded_draw(40), seeded_draw(41), seeded_draw(40)]
     assert pipe.kwargs == dict(negative_prompt="hiss", duration=1.0, num_inference_steps=3, guidance_scale=2.0,
-                               strength=0.5)
+                               guidance_rescale=0.0, strength=0.5)
     assert type(pipe.scheduler).__name__ == "EulerDiscreteScheduler"
     run_sampling(pipe, [("rain", 0)], replace(options, scheduler=None), base_scheduler=base)
     assert pipe.scheduler is base  # no scheduler asked for: the model's own, not the last request's
@@ -132,7 +133,7 @@ def test_run_sampling_seeds_clip_k_with_seed_plus_k_and_swaps_the_scheduler():
 
 def test_every_sampling_field_is_declared_once():
     assert [f.name for f in fields(SamplingOptions)] == [
-        "duration", "num_inference_steps", "guidance_scale", "negative_prompt", "seed", "scheduler", "model", "device",
+        "duration", "num_inference_steps", "guidance_scale", "guidance_rescale", "negative_prompt", "seed", "scheduler", "model", "device",
         "dtype", "num_waveforms_per_prompt"]
 
 

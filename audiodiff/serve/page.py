@@ -28,10 +28,12 @@ from .request import ClipRequest
 log = logging.getLogger(__name__)
 
 MODEL_SCHEDULER = "model default"
-INPUT_NAMES = ("prompt", "negative_prompt", "duration", "num_inference_steps", "guidance_scale", "seed", "num_clips",
-               "scheduler")
+INPUT_NAMES = ("prompt", "negative_prompt", "duration", "num_inference_steps", "guidance_scale", "guidance_rescale",
+               "seed", "num_clips", "scheduler")
+SAMPLING_INPUT_NAMES = ("num_inference_steps", "guidance_scale", "guidance_rescale", "seed", "scheduler")
+"""What :func:`_sampling_widgets` returns, in order (both tabs)."""
 EDIT_INPUT_NAMES = ("mode", "prompt", "negative_prompt", "strength", "start", "end", "fmin", "fmax", "seconds",
-                    "num_inference_steps", "guidance_scale", "seed", "scheduler")
+                    *SAMPLING_INPUT_NAMES)
 
 
 def handle(engine: ClipEngine, *inputs: object) -> tuple[str, list[Clip]]:
@@ -82,8 +84,8 @@ def _generate_tab(engine: ClipEngine) -> None:
                                  value=min(defaults.duration, limits.max_duration), elem_id="duration")
             num_clips = gr.Slider(1, limits.max_clips, value=defaults.num_clips, step=1, label="Clips",
                                   elem_id="clips")
-            steps, guidance, seed, scheduler = _sampling_widgets(defaults, limits.max_steps, "")
-            inputs = [*prompts, duration, steps, guidance, seed, num_clips, scheduler]  # INPUT_NAMES' order
+            steps, guidance, rescale, seed, scheduler = _sampling_widgets(defaults, limits.max_steps, "")
+            inputs = [*prompts, duration, steps, guidance, rescale, seed, num_clips, scheduler]  # INPUT_NAMES' order
             button = gr.Button("Generate", variant="primary", elem_id="generate")
         with gr.Column():
             status = gr.Textbox(label="Status", interactive=False, elem_id="status")
@@ -95,10 +97,10 @@ def _generate_tab(engine: ClipEngine) -> None:
     # One named parameter per input (Gradio matches them by position), and Gradio's idiom for progress: a
     # gr.Progress default makes it show the sampler's tqdm bar on the page.
     def run(prompt: str, negative_prompt: str, duration: float, num_inference_steps: float, guidance_scale: float,
-            seed: float, num_clips: float, scheduler: str,
+            guidance_rescale: float, seed: float, num_clips: float, scheduler: str,
             progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[Any]:  # noqa: B008
         message, clips = handle(engine, prompt, negative_prompt, duration, num_inference_steps, guidance_scale,
-                                seed, num_clips, scheduler)
+                                guidance_rescale, seed, num_clips, scheduler)
         return [message, *_slot_updates(engine, clips, limits.max_clips)]
 
     button.click(run, inputs=inputs, outputs=[status, *slots], api_name="generate", concurrency_limit=1)
@@ -133,10 +135,10 @@ def _edit_tab(engine: ClipEngine) -> None:
 
     def run(upload: tuple[int, np.ndarray] | None, mode: str, prompt: str, negative_prompt: str, strength: float,
             start: str, end: str, fmin: str, fmax: str, seconds: float,
-            num_inference_steps: float, guidance_scale: float, seed: float, scheduler: str,
+            num_inference_steps: float, guidance_scale: float, guidance_rescale: float, seed: float, scheduler: str,
             progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[Any]:  # noqa: B008
         message, clips = handle_edit(engine, upload, mode, prompt, negative_prompt, strength, start, end, fmin, fmax,
-                                     seconds, num_inference_steps, guidance_scale, seed, scheduler)
+                                     seconds, num_inference_steps, guidance_scale, guidance_rescale, seed, scheduler)
         return [message, *_slot_updates(engine, clips, 1)[1:]]
 
     button.click(run, inputs=[upload, mode, *prompts, strength, start, end, fmin, fmax, seconds, *sampling],
@@ -155,10 +157,13 @@ def _prompt_boxes(max_chars: int, prefix: str) -> list[gr.Textbox]:
 
 
 def _sampling_widgets(defaults: ClipRequest, max_steps: int, prefix: str) -> list[gr.components.Component]:
-    """Steps, guidance scale, seed and scheduler, with ``defaults`` (the model's, :attr:`ClipEngine.defaults`)."""
+    """The widgets of :data:`SAMPLING_INPUT_NAMES` (steps, guidance scale and rescale, seed, scheduler), with
+    ``defaults`` (the model's, :attr:`ClipEngine.defaults`)."""
     return [
         gr.Slider(1, max_steps, value=defaults.num_inference_steps, step=1, label="Steps", elem_id=f"{prefix}steps"),
         gr.Slider(0, 10, value=defaults.guidance_scale, step=0.1, label="Guidance scale", elem_id=f"{prefix}guidance"),
+        gr.Slider(0, 1, value=defaults.guidance_rescale, step=0.05, label="Guidance rescale (0: off)",
+                  elem_id=f"{prefix}guidance-rescale"),
         gr.Number(label="Seed (clip k uses seed + k)", value=defaults.seed, precision=0, elem_id=f"{prefix}seed"),
         gr.Dropdown([MODEL_SCHEDULER, *SCHEDULERS], value=MODEL_SCHEDULER, label="Scheduler",
                     elem_id=f"{prefix}scheduler"),

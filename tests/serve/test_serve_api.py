@@ -126,7 +126,7 @@ def test_no_request_path_reaches_the_file_system(client):
 def test_page_handler_gives_the_api_audio(client, engine):
     from audiodiff.serve.page import MODEL_SCHEDULER, _pcm16, handle
 
-    inputs = ("a door slams", "", 0.5, 2, 3.0, 5, 2, MODEL_SCHEDULER)
+    inputs = ("a door slams", "", 0.5, 2, 3.0, 0.0, 5, 2, MODEL_SCHEDULER)
     message, clips = handle(engine, *inputs)
     assert message == "Generated 2 clip(s) of 0.5 s (seed 5, 6)."
     response = client.post("/api/generate", json={"prompt": "a door slams", "duration": 0.5, "num_inference_steps": 2,
@@ -137,9 +137,10 @@ def test_page_handler_gives_the_api_audio(client, engine):
 
 
 @pytest.mark.parametrize("inputs, fragment", [
-    (("", "", 1.0, 2, 3.0, 0, 1, "model default"), "empty"),
-    (("rain", "", 9.0, 2, 3.0, 0, 1, "model default"), "at most 4 seconds"),
-    (("rain", "", 1.0, 2, 3.0, None, 1, "model default"), "seed must be an integer"),
+    (("", "", 1.0, 2, 3.0, 0.0, 0, 1, "model default"), "empty"),
+    (("rain", "", 9.0, 2, 3.0, 0.0, 0, 1, "model default"), "at most 4 seconds"),
+    (("rain", "", 1.0, 2, 3.0, 0.0, None, 1, "model default"), "seed must be an integer"),
+    (("rain", "", 1.0, 2, 3.0, 1.5, 0, 1, "model default"), "guidance_rescale must be a number in [0, 1]"),
 ])
 def test_page_handler_shows_bad_input_as_a_message(engine, inputs, fragment):
     from audiodiff.serve.page import handle

@@ -35,7 +35,7 @@ def test_upload_becomes_mono_float_at_the_model_rate():
 
 def edit_inputs(mode="edit", prompt="a cat meowing", strength=0.5, start="", end="", fmin="", seconds=2.0, seed=3):
     """Widget values in EDIT_INPUT_NAMES order (the region boxes are text; blank means none), 3 steps."""
-    return (mode, prompt, "", strength, start, end, fmin, "", seconds, 3, 3.0, seed, "model default")
+    return (mode, prompt, "", strength, start, end, fmin, "", seconds, 3, 3.0, 0.0, seed, "model default")
 
 
 def test_edit_gives_the_cli_audio(engine, tiny_pipeline_dir, tmp_path):
