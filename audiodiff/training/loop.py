@@ -44,7 +44,7 @@ MODEL_SUBDIR = "model"
 BEST_SUBDIR = "best"  # keep_best: the export of the evaluation with the lowest stage.best_metric
 BEST_RECORD = "best_step.json"  # inside BEST_SUBDIR: {"step", "metric", "value"}
 METRICS_LOG = "metrics.jsonl"  # one line per evaluation: {"step", metric: value, ...}
-TRAIN_LOG = "train_log.jsonl"  # one line per log_every steps: {"step", loss means, "lr/NAME", "steps_per_second", "seconds"}
+TRAIN_LOG = "train_log.jsonl"  # a line per log_every steps: {"step", loss means, "lr/NAME", "steps_per_second", "seconds"}
 
 
 def make_accelerator(config: TrainConfig, output_dir: Path, cpu: bool = False) -> Accelerator:
@@ -133,7 +133,10 @@ def run_training(
             progress.update()
             meter.add(losses)
             if step == first_step + 1 and accelerator.is_main_process:
-                log_estimate(time.monotonic() - started, config.max_steps - first_step, config.eval_every)
+                seconds, steps = time.monotonic() - started, config.max_steps - first_step
+                if config.max_minutes is not None:  # the budget's steps at this pace, when fewer
+                    steps = min(steps, max(1, math.ceil(60.0 * config.max_minutes / max(seconds, 1e-9))))
+                log_estimate(seconds, steps, config.eval_every)
             if _minutes_passed(accelerator, started, config.max_minutes) and not stop.requested:
                 out_of_time, stop.requested = True, f"max_minutes={config.max_minutes:g}"
             if step % config.log_every == 0 or step == config.max_steps:
@@ -288,7 +291,8 @@ def _checkpoint(
     accelerator.wait_for_everyone()
 
 
-def _evaluate(stage: TrainingStage, accelerator: Accelerator, output_dir: Path, step: int, keep_best: bool) -> dict[str, float]:
+def _evaluate(stage: TrainingStage, accelerator: Accelerator, output_dir: Path, step: int,
+              keep_best: bool) -> dict[str, float]:
     """The stage's validation metrics (main process; empty on the others), logged and appended to
     :data:`METRICS_LOG`; with ``keep_best``, the export kept as ``best/`` when they are the best so far."""
     metrics: dict[str, float] = {}
@@ -356,7 +360,8 @@ def _log(accelerator: Accelerator, progress: tqdm, meter: _LossMeter, stage: Tra
     accelerator.log({**{f"train/{k}": v for k, v in values.items()}, **lrs}, step=step)
     if accelerator.is_main_process:
         pace_record = {"steps_per_second": round(pace, 3)} if pace is not None else {}
-        _append_json(output_dir / TRAIN_LOG, {"step": step, **values, **lrs, **pace_record, "seconds": round(seconds, 1)})
+        record = {"step": step, **values, **lrs, **pace_record, "seconds": round(seconds, 1)}
+        _append_json(output_dir / TRAIN_LOG, record)
 
 
 def _check_finite(losses: dict[str, torch.Tensor], step: int, output_dir: Path) -> None:
