@@ -156,3 +156,18 @@ def test_burst_trains_saves_and_merges(full_pack, vocos_pipeline_dir, tmp_path):
     for name, module in again.stage.discriminators.items():
         for key, value in module.state_dict().items():
             assert torch.equal(value, discriminators[f"{name}.{key}"]), key
+
+
+def test_minutes_budget_stops_the_burst_with_a_resumable_run(full_pack, tmp_path):
+    """--minutes 0: run_training stops after the first step, checkpoints it, evaluates, exports, and the burst
+    still brings its generator back; --run-dir keeps the run folder."""
+    args = burst_args(full_pack, full_pack / "init", tmp_path / "out", "--minutes", "0", "--max-steps", "100",
+                      "--run-dir", str(tmp_path / "run"))
+    args.out.mkdir()
+    Burst(args).run()
+    log = [json.loads(line) for line in (args.out / "log.jsonl").read_text().splitlines()]
+    evaluations = [r for r in log if "mel_l1" in r]
+    assert [r["step"] for r in evaluations] == [0, 1] and evaluations[-1]["final"]
+    assert (tmp_path / "run" / "checkpoints" / "step-00000001" / "manifest.json").is_file()  # --resume continues
+    assert VocosVocoder.from_pretrained(tmp_path / "run" / "model") is not None
+    assert VocosVocoder.from_pretrained(args.out / "vocoder") is not None
