@@ -158,6 +158,8 @@ class TrainConfig:
     Steps count optimizer updates.  ``segment_seconds`` is the crop length of
     training clips; ``mixed_precision`` is ``"no"``, ``"fp16"`` or ``"bf16"`` (accelerate), or ``"auto"``: bf16 where
     the CPU has bf16 units or the GPU supports it, else no (:func:`audiodiff.devices.resolve_mixed_precision`).
+    ``max_minutes`` bounds the wall time of one invocation of the loop (evaluations included): the run stops after
+    the step that passes it, checkpoints, evaluates and exports, and ``--resume`` continues with a fresh budget.
     """
 
     max_steps: int = 10000
@@ -179,6 +181,9 @@ class TrainConfig:
     eval_every: int = 1000
     checkpoint_every: int = 1000
     checkpoint_minutes: float | None = None  # also checkpoint after this much wall time (None: steps only)
+    max_minutes: float | None = None  # time budget of one invocation: then checkpoint, evaluate, export (None: none)
+    eval_minutes: float | None = None  # also evaluate after this much wall time since the last evaluation
+    eval_at_start: bool = False  # also evaluate (and keep_best) before the first step of a fresh run: the baseline
     keep_checkpoints: int = 2
     keep_best: bool = True  # also export the evaluation with the lowest stage.best_metric to OUTPUT/best
     max_shard_size: str = "15MB"

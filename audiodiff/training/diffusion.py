@@ -237,6 +237,7 @@ class DiffusionStage(TrainingStage):
         with self.ema_weights():
             pipe = self.export_pipeline_object()
             export_pipeline(pipe, directory, self.config.max_shard_size, unet=pipe.unet.eval())
+        self.unet.train()  # a keep_best export comes mid-run: training goes on in train mode
 
     def extra_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         if self.ema is None:

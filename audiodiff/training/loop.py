@@ -6,7 +6,10 @@ The same run works on one CPU, one GPU or several GPUs under ``accelerate launch
 and stops with :class:`~audiodiff.errors.TrainingError` on a NaN/inf loss, keeping
 the last good checkpoint.  Besides every ``checkpoint_every`` steps it checkpoints
 every ``checkpoint_minutes`` of wall time, and on SIGTERM or SIGINT it finishes the
-current step, checkpoints, exports and exits (a clean stop; ``--resume`` continues).
+current step, checkpoints, exports and exits (a clean stop; ``--resume`` continues).  With ``max_minutes`` it
+stops the same way once that much wall time has passed, evaluating before the export.  Every ``log_every`` steps
+the losses' means, the steps per second (evaluations and checkpoints left out) and the seconds since the start
+are logged and appended to ``train_log.jsonl``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, Callable
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from accelerate.utils import DataLoaderConfiguration, set_seed
+from accelerate.utils import DataLoaderConfiguration, broadcast, set_seed
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 MODEL_SUBDIR = "model"
 BEST_SUBDIR = "best"  # keep_best: the export of the evaluation with the lowest stage.best_metric
 BEST_RECORD = "best_step.json"  # inside BEST_SUBDIR: {"step", "metric", "value"}
+METRICS_LOG = "metrics.jsonl"  # one line per evaluation: {"step", metric: value, ...}
+TRAIN_LOG = "train_log.jsonl"  # a line per log_every steps: {"step", loss means, "lr/NAME", "steps_per_second", "seconds"}
 
 
 def make_accelerator(config: TrainConfig, output_dir: Path, cpu: bool = False) -> Accelerator:
@@ -108,8 +113,13 @@ def run_training(
 
     progress = tqdm(total=config.max_steps, initial=step, desc=f"train {stage.name}", disable=not accelerator.is_main_process)
     stop = _StopRequest()
-    last_checkpoint_time = started = time.monotonic()
-    first_step = step
+    last_checkpoint_time = last_eval_time = started = time.monotonic()
+    meter = _LossMeter()
+    if config.eval_at_start and step == 0:
+        _evaluate(stage, accelerator, output_dir, 0, config.keep_best)
+        last_eval_time = time.monotonic()
+        meter.restart_clock()
+    first_step, out_of_time = step, False
     while step < config.max_steps and not stop.requested:
         _set_epoch(train_dataset, loader, epoch)
         batches = accelerator.skip_first_batches(loader, batch_in_epoch) if batch_in_epoch else loader
@@ -121,24 +131,35 @@ def run_training(
             step += 1
             _check_finite(losses, step, output_dir)
             progress.update()
+            meter.add(losses)
             if step == first_step + 1 and accelerator.is_main_process:
-                log_estimate(time.monotonic() - started, config.max_steps - first_step, config.eval_every)
+                seconds, steps = time.monotonic() - started, config.max_steps - first_step
+                if config.max_minutes is not None:  # the budget's steps at this pace, when fewer
+                    steps = min(steps, max(1, math.ceil(60.0 * config.max_minutes / max(seconds, 1e-9))))
+                log_estimate(seconds, steps, config.eval_every)
+            if _minutes_passed(accelerator, started, config.max_minutes) and not stop.requested:
+                out_of_time, stop.requested = True, f"max_minutes={config.max_minutes:g}"
             if step % config.log_every == 0 or step == config.max_steps:
-                _log(accelerator, progress, losses, stage, step)
+                _log(accelerator, progress, meter, stage, step, output_dir, time.monotonic() - started)
             if _checkpoint_due(config, step, last_checkpoint_time, stop.requested, accelerator.num_processes):
                 _checkpoint(stage, accelerator, output_dir, step, epoch, batch_in_epoch, config.keep_checkpoints)
                 last_checkpoint_time = time.monotonic()
-            if step % config.eval_every == 0 or step == config.max_steps:
-                metrics = _evaluate(stage, accelerator, output_dir, step)
-                if config.keep_best:
-                    keep_if_best(stage, output_dir, step, metrics)
+                meter.restart_clock()
+            if (step % config.eval_every == 0 or step == config.max_steps or out_of_time
+                    or _minutes_passed(accelerator, last_eval_time, config.eval_minutes)):
+                _evaluate(stage, accelerator, output_dir, step, config.keep_best)
+                last_eval_time = time.monotonic()
+                meter.restart_clock()
             if step >= config.max_steps or stop.requested:
                 break
         else:
             epoch, batch_in_epoch = epoch + 1, 0
     progress.close()
     stop.restore()
-    if stop.requested:
+    if out_of_time:
+        log.info("time budget of %g min spent at step %d; checkpointed, evaluated, exporting; continue with --resume",
+                 config.max_minutes, step)
+    elif stop.requested:
         log.warning("stopped by %s at step %d; checkpointed, exporting; continue with --resume", stop.requested, step)
 
     model_dir = output_dir / MODEL_SUBDIR
@@ -270,25 +291,77 @@ def _checkpoint(
     accelerator.wait_for_everyone()
 
 
-def _evaluate(stage: TrainingStage, accelerator: Accelerator, output_dir: Path, step: int) -> dict[str, float]:
-    """The stage's validation metrics (main process; empty on the others), logged and appended to metrics.jsonl."""
+def _evaluate(stage: TrainingStage, accelerator: Accelerator, output_dir: Path, step: int,
+              keep_best: bool) -> dict[str, float]:
+    """The stage's validation metrics (main process; empty on the others), logged and appended to
+    :data:`METRICS_LOG`; with ``keep_best``, the export kept as ``best/`` when they are the best so far."""
     metrics: dict[str, float] = {}
     if accelerator.is_main_process:
         metrics = stage.evaluate(step, output_dir / "samples" / f"step-{step:08d}")
         if metrics:
             accelerator.log({f"val/{k}": v for k, v in metrics.items()}, step=step)
-            with open(output_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps({"step": step, **metrics}) + "\n")
+            _append_json(output_dir / METRICS_LOG, {"step": step, **metrics})
             log.info("step %d validation: %s", step, ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     accelerator.wait_for_everyone()
+    if keep_best:
+        keep_if_best(stage, output_dir, step, metrics)
     return metrics
 
 
-def _log(accelerator: Accelerator, progress: tqdm, losses: dict[str, torch.Tensor], stage: TrainingStage, step: int) -> None:
-    values = {k: float(v) for k, v in losses.items()}
+def _minutes_passed(accelerator: Accelerator, since: float, minutes: float | None) -> bool:
+    """Whether ``minutes`` (None: never) have passed since the monotonic time ``since``, as the main process's clock
+    says (broadcast, so that every process stops or evaluates at the same step)."""
+    if minutes is None:
+        return False
+    passed = time.monotonic() - since >= 60.0 * minutes
+    if accelerator.num_processes == 1:
+        return passed
+    return bool(broadcast(torch.tensor([int(passed)], device=accelerator.device), from_process=0).item())
+
+
+def _append_json(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+class _LossMeter:
+    """The losses' means since the last log, and the pace of the steps timed since then (the clock restarts after
+    each evaluation and checkpoint, so the pace is training's alone)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+        self.restart_clock()
+
+    def restart_clock(self) -> None:
+        self.clock, self.timed = time.monotonic(), 0
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value.detach().float()
+            self.counts[key] = self.counts.get(key, 0) + 1
+        self.timed += 1
+
+    def take(self) -> tuple[dict[str, float], float | None]:
+        """The means since the last call and the steps per second (None when no step was timed); then resets."""
+        means = {key: float(total) / self.counts[key] for key, total in self.sums.items()}
+        elapsed = time.monotonic() - self.clock
+        pace = self.timed / elapsed if self.timed and elapsed > 0 else None
+        self.sums, self.counts = {}, {}
+        self.restart_clock()
+        return means, pace
+
+
+def _log(accelerator: Accelerator, progress: tqdm, meter: _LossMeter, stage: TrainingStage, step: int,
+         output_dir: Path, seconds: float) -> None:
+    values, pace = meter.take()
     lrs = {f"lr/{name}": opt.param_groups[0]["lr"] for name, opt in stage.optimizers().items()}
     progress.set_postfix(loss=f"{values['loss']:.4f}")
     accelerator.log({**{f"train/{k}": v for k, v in values.items()}, **lrs}, step=step)
+    if accelerator.is_main_process:
+        pace_record = {"steps_per_second": round(pace, 3)} if pace is not None else {}
+        record = {"step": step, **values, **lrs, **pace_record, "seconds": round(seconds, 1)}
+        _append_json(output_dir / TRAIN_LOG, record)
 
 
 def _check_finite(losses: dict[str, torch.Tensor], step: int, output_dir: Path) -> None:

@@ -12,10 +12,11 @@ taken per unit of weight.  A category weighs what the first ``PATTERN=WEIGHT`` w
 matches says, else 1: by default speech 12 and pitched sounds 3 (the PESQ and periodicity / harmonic contrast
 targets of issues 19 and 20); categories whose every clip is long can get none.
 
-Writing (:func:`write_pack`) runs on the CPU side; reading (:class:`AudioPack`) on the GPU machine, where
-soundfile decodes (libsndfile is inside its wheel, which the bursts carry).  ``meta.json`` holds
-``sample_rate``, per split (``train``, ``validation``) the clips' entries (name, category, weight, seconds, and
-where their bytes lie in ``SPLIT.bin``), and a ``summary``.
+Writing (:func:`write_pack`) runs on the CPU side; reading (:class:`AudioPack`, and the training sets
+:class:`PackCrops` and :class:`PackWindows` over it) on the GPU machine, where soundfile decodes (libsndfile is
+inside its wheel, which the bursts carry).  ``meta.json`` holds ``sample_rate``, per split (``train``,
+``validation``) the clips' entries (name, category, weight, seconds, and where their bytes lie in ``SPLIT.bin``),
+and a ``summary``.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from torch.utils.data import Dataset
 
 from audiodiff.audio import load_audio
+from audiodiff.data.dataset import item_rng
 from audiodiff.data.manifest import find_metadata, read_dataset, read_rows
 from audiodiff.data.split import split_clips
 
@@ -238,8 +241,9 @@ def read_split(folder: Path, split: str, entries: list[dict], sample_rate: int, 
 
 
 class AudioPack:
-    """A pack's train clips in one flat buffer on ``device``, drawn as windows of ``window`` samples; its
-    validation clips as ``(samples,)`` CPU tensors (``validation``)."""
+    """A pack's train clips in one flat buffer on ``device``, read as windows of ``window`` samples (the datasets
+    :class:`PackCrops` and :class:`PackWindows`); its validation clips as ``(samples,)`` CPU tensors
+    (``validation``)."""
 
     def __init__(self, folder: Path, sample_rate: int, window: int, device: torch.device, workers: int = 16):
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -254,32 +258,54 @@ class AudioPack:
         self.clips = len(train)
         self.audio = torch.from_numpy(np.concatenate(train)).to(device)
         self.window = window
-        self.starts = (lengths.cumsum(0) - lengths).to(device)
-        self.lengths = lengths.to(device)
-        self.positions = ((lengths - window).clamp(min=0) + 1).to(device)  # start positions per clip
+        self.starts = lengths.cumsum(0) - lengths
+        self.lengths = lengths
+        self.positions = (lengths - window).clamp(min=0) + 1  # start positions per clip
         self.cumulative = self.positions.cumsum(0)
         self.total_positions = int(self.cumulative[-1])
 
-    def windows(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(batch_size, window)`` audio and mask, each window's start drawn uniformly over all start positions
-        (so a clip weighs its length); a clip shorter than a window fills its start and is zero-padded (mask 0
-        there)."""
-        draw = torch.randint(self.total_positions, (batch_size,), device=self.audio.device, generator=generator)
-        clip = torch.searchsorted(self.cumulative, draw, right=True)
-        return self._gather(clip, draw - (self.cumulative[clip] - self.positions[clip]))
+    def window_at(self, clip: int, offset: int) -> dict[str, torch.Tensor]:
+        """``{"audio", "audio_mask"}`` ``(window,)`` on the pack's device: the window starting ``offset`` samples into
+        train clip ``clip``; past the clip's end zero-padded, mask 0 there."""
+        start, length = int(self.starts[clip]) + offset, int(self.lengths[clip]) - offset
+        if length >= self.window:
+            audio = self.audio[start:start + self.window]
+            return {"audio": audio, "audio_mask": torch.ones_like(audio)}
+        audio = torch.zeros(self.window, device=self.audio.device)
+        audio[:length] = self.audio[start:start + length]
+        mask = torch.zeros_like(audio)
+        mask[:length] = 1.0
+        return {"audio": audio, "audio_mask": mask}
 
-    def crops(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(batch_size, window)`` audio and mask as ``audiodiff train`` crops: a clip drawn uniformly (every clip
-        weighs the same, whatever its length), then a start uniformly in ``[0, length - window]`` (0 when shorter;
-        zero-padded, mask 0 there)."""
-        device = self.audio.device
-        clip = torch.randint(self.clips, (batch_size,), device=device, generator=generator)
-        offset = (torch.rand(batch_size, device=device, generator=generator) * self.positions[clip]).long()
-        return self._gather(clip, offset.clamp(max=self.positions[clip] - 1))
 
-    def _gather(self, clip: torch.Tensor, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The windows of ``window`` samples starting ``offset`` samples into each ``clip``, and their masks."""
-        within = offset[:, None] + torch.arange(self.window, device=self.audio.device)
-        mask = within < self.lengths[clip, None]
-        index = (self.starts[clip, None] + within).clamp(max=len(self.audio) - 1)
-        return self.audio[index] * mask, mask.float()
+class PackCrops(Dataset):
+    """The pack's train clips as ``audiodiff train`` crops them: item ``i`` is clip ``i`` at a start drawn uniformly
+    in ``[0, length - window]`` (0 when shorter) from ``(seed, i, epoch)``, so with shuffling every clip weighs the
+    same, whatever its length.  Items: ``{"audio", "audio_mask"}`` ``(window,)`` on the pack's device."""
+
+    def __init__(self, pack: AudioPack, seed: int = 0):
+        self.pack, self.seed, self.epoch = pack, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.pack.clips
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        offset = int(item_rng(self.seed, index, self.epoch).integers(int(self.pack.positions[index])))
+        return self.pack.window_at(index, offset)
+
+
+class PackWindows(PackCrops):
+    """Windows whose start is drawn uniformly over every start position in the pack, from ``(seed, i, epoch)``
+    (so a clip weighs its length); one item per window's worth of start positions (at least one).  Items as
+    :class:`PackCrops`'."""
+
+    def __len__(self) -> int:
+        return max(1, self.pack.total_positions // self.pack.window)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        draw = int(item_rng(self.seed, index, self.epoch).integers(self.pack.total_positions))
+        clip = int(torch.searchsorted(self.pack.cumulative, torch.tensor(draw), right=True))
+        return self.pack.window_at(clip, draw - int(self.pack.cumulative[clip] - self.pack.positions[clip]))

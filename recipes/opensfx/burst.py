@@ -1,20 +1,30 @@
 """What the GPU burst scripts share: their command line (``train_diffusion_burst.py``, ``train_vocoder_burst.py``,
-``train_vae_burst.py``), and the log and timed training loop of the audio bursts (vocoder, VAE)."""
+``train_vae_burst.py``), their run settings and their run: :func:`audiodiff.training.loop.run_training` with a
+minutes budget in a run folder outside ``--out`` (its checkpoints are too large to come back from the device), then
+what comes back gathered into ``--out``: the weights (each kit picks them) and ``log.jsonl``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import math
+import shutil
 import sys
-import time
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
+from torch.utils.data import Dataset
 
+from audiodiff.training.config import TrainConfig
+from audiodiff.training.loop import METRICS_LOG, TRAIN_LOG, best_record, run_training
 from audiodiff.training.stage import TrainingStage
+
+MAX_SHARD_SIZE = "15MB"  # under the device's 16 MiB per returned file
+NEVER = 10**9  # steps: no step-based evaluation or checkpoint (the minutes decide)
 
 
 def burst_main(train_parser: argparse.ArgumentParser, train: Callable[[argparse.Namespace], None],
@@ -52,7 +62,15 @@ def audio_burst_parser(description: str, pack_help: str, init_help: str, config:
     parser.add_argument("--log-every", type=int, default=log_every)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-steps", type=int, default=10**9, help="stop earlier than --minutes (tests)")
+    add_run_dir(parser)
     return parser
+
+
+def add_run_dir(parser: argparse.ArgumentParser) -> None:
+    """The ``--run-dir`` option of every burst."""
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help="run_training's folder (checkpoints, exports, metrics), kept; default: a temporary "
+                             "folder, removed at the end")
 
 
 def merge_parser(description: str, max_shard_size: str) -> argparse.ArgumentParser:
@@ -79,37 +97,65 @@ class JsonLog:
             f.write(line + "\n")
 
 
-def train_for_minutes(args: argparse.Namespace, stage: TrainingStage,
-                      draw: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]],
-                      evaluate_and_save: Callable[..., None], log: Callable[[dict], None]) -> bool:
-    """``stage.train_step`` on batches ``{"audio", "audio_mask"}`` of ``draw(args.batch_size, generator)`` (a
-    generator on the stage's device, seeded ``args.seed``) for ``args.minutes`` of wall clock, evaluations included,
-    or ``args.max_steps``.  ``evaluate_and_save(step, seconds=...)`` runs at step 0, every ``args.save_minutes`` and
-    at the end (with ``final=True``); every ``args.log_every`` steps ``log`` gets each loss's mean, the steps per
-    second of training alone and the seconds since the start.  Returns False when it stopped at a non-finite loss."""
-    generator = torch.Generator(stage.accelerator.device).manual_seed(args.seed)
-    start = time.monotonic()
-    evaluate_and_save(0, seconds=0.0)
-    last_save = clock = time.monotonic()  # clock, timed: training time and steps since the last log, no evaluation
-    step, timed, sums, counts = 0, 0, {}, {}
-    while step < args.max_steps and time.monotonic() - start < args.minutes * 60:
-        audio, mask = draw(args.batch_size, generator)
-        for key, value in stage.train_step({"audio": audio, "audio_mask": mask}, step).items():
-            sums[key] = sums.get(key, 0.0) + value.float()
-            counts[key] = counts.get(key, 0) + 1
-        step, timed = step + 1, timed + 1
-        if step % args.log_every == 0:
-            now = time.monotonic()
-            record = {key: float(total) / counts[key] for key, total in sums.items()}
-            log({"step": step, **record, "steps_per_second": round(timed / (now - clock), 3),
-                 "seconds": round(now - start, 1)})
-            sums, counts, clock, timed = {}, {}, now, 0
-            if not math.isfinite(record["loss"]):
-                log({"stopped": "non-finite loss", "step": step})
-                return False
-        if time.monotonic() - last_save > args.save_minutes * 60:
-            evaluate_and_save(step, seconds=round(time.monotonic() - start, 1))
-            last_save = clock = time.monotonic()
-            timed = 0
-    evaluate_and_save(step, seconds=round(time.monotonic() - start, 1), final=True)
-    return True
+def burst_config(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    """``config`` run as a burst: ``args.minutes`` of wall clock (evaluations included) or ``args.max_steps``, an
+    evaluation at the start, every ``args.save_minutes`` and at the end (keeping the best), a log every
+    ``args.log_every`` steps, one checkpoint (at the end), data already on the device (no loader workers)."""
+    return replace(config, max_steps=args.max_steps, max_minutes=args.minutes, eval_minutes=args.save_minutes,
+                   eval_at_start=True, eval_every=NEVER, checkpoint_every=NEVER, checkpoint_minutes=None,
+                   keep_checkpoints=1, keep_best=True, log_every=args.log_every, num_workers=0,
+                   max_shard_size=MAX_SHARD_SIZE, seed=args.seed)
+
+
+def run_burst(args: argparse.Namespace, config: TrainConfig, accelerator: Accelerator,
+              stage_factory: Callable[[Accelerator], TrainingStage], dataset: Dataset, header: dict,
+              collect: Callable[[Path], None], log: JsonLog, metric: str, prefix: str = "") -> Path:
+    """Train with :func:`run_training` in :func:`run_folder`, then ``collect(run_dir)`` (the weights into
+    ``args.out``) and write ``log.jsonl``: ``header``, the train records (loss means, steps/s, seconds), the
+    evaluations (metrics named ``prefix + name``; ``best`` where ``metric`` is the lowest so far, ``final`` on the
+    last) and ``{"best_step", "best_" + prefix + metric}``.  Returns ``args.out``."""
+    run_dir = run_folder(args)
+    log(header)
+    try:
+        run_training(stage_factory, dataset, config, run_dir, accelerator=accelerator)
+        collect(run_dir)
+    finally:
+        for record in read_jsonl(run_dir / TRAIN_LOG):
+            log(record)
+        evaluations = read_jsonl(run_dir / METRICS_LOG)
+        lowest = float("inf")
+        for i, record in enumerate(evaluations):
+            value = record.get(metric, float("inf"))
+            flags = {"best": value < lowest, **({"final": True} if i == len(evaluations) - 1 else {})}
+            lowest = min(lowest, value)
+            log({"step": record["step"], **{f"{prefix}{k}": round(v, 6) for k, v in record.items() if k != "step"},
+                 **flags})
+        best = best_record(run_dir)
+        if best is not None:
+            log({"best_step": best["step"], f"best_{prefix}{metric}": best["value"]})
+        if getattr(args, "temporary_run_dir", False):
+            shutil.rmtree(run_dir, ignore_errors=True)
+    return args.out
+
+
+def run_folder(args: argparse.Namespace) -> Path:
+    """``args.run_dir``; when not given, a fresh temporary folder, set as ``args.run_dir`` and removed by
+    :func:`run_burst` once its results are gathered."""
+    if args.run_dir is None:
+        args.run_dir, args.temporary_run_dir = Path(tempfile.mkdtemp(prefix="burst-run-")), True
+    return args.run_dir
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file (none when it does not exist)."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def copy_component(source: Path, target: Path) -> None:
+    """The diffusers component folder ``source`` (``config.json`` and its safetensors, without the run's
+    ``best_step.json``) copied to ``target``, replacing it."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for file in source.iterdir():
+        if file.name == "config.json" or file.name.endswith((".safetensors", ".safetensors.index.json")):
+            shutil.copy2(file, target / file.name)

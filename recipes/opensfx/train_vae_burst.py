@@ -7,19 +7,22 @@ of :mod:`recipes.opensfx.pack_vae_burst`, decodes every clip once into GPU memor
 :meth:`audiodiff.training.vae.VAEStage.train_step` itself: the losses of ``audiodiff train vae`` under
 ``--config`` (default ``configs/vae-decoder.yaml``, v2's: L1 on the normalised log-mel, the multi-scale gradient
 difference loss, the patch discriminator with feature matching from ``vae.disc_start`` on, posterior latents
-noised by up to ``latent_noise``), with bf16 autocast and TF32 on CUDA, at a GPU batch.  Crops are drawn as
-the CPU trainer draws them: a clip uniformly, then a crop of ``segment_seconds`` uniformly within it.
+noised by up to ``latent_noise``), with bf16 autocast and TF32 on CUDA, at a GPU batch, through
+:func:`audiodiff.training.loop.run_training` with a minutes budget.  Crops are drawn as the CPU trainer draws
+them (:class:`~recipes.opensfx.audio_pack.PackCrops`): every clip once an epoch, shuffled, each at a crop of
+``segment_seconds`` drawn uniformly within it.
 
 Decoder-only by default (the encoder, quant conv and ``scaling_factor`` stay bit-identical, so the shipped
 U-Net's latents stay valid, as v2 was trained); ``--train-encoder`` trains the whole VAE with the config's KL
 term and sets ``scaling_factor`` from the validation latents (step 2: the U-Net must then be trained again on
 the new latents).
 
-Every ``--save-minutes`` and at the end it runs :meth:`VAEStage.evaluate` on the pack's validation clips
-(start-of-clip crops, as the CPU trainer: mel L1 in natural-log units, harmonic contrast) and writes the VAE as a
-float32 component folder (one ~11 MB file for the default model's 2.7 M weights: the device returns files of at
-most 16 MiB): ``vae/`` the lowest validation mel L1 so far, ``last/`` the latest, with ``log.jsonl`` and two mel
-images in ``samples/``.  ``merge`` puts a returned VAE into a copy of a pipeline folder on the CPU side:
+At the start, every ``--save-minutes`` and at the end it runs :meth:`VAEStage.evaluate` on the pack's validation
+clips (start-of-clip crops, as the CPU trainer: mel L1 in natural-log units, harmonic contrast), keeping the
+export with the lowest mel L1.  At the end ``--out`` gets the VAE as float32 component folders (one ~11 MB file
+for the default model's 2.7 M weights: the device returns files of at most 16 MiB): ``vae/`` the lowest
+validation mel L1, ``last/`` the last weights, with ``log.jsonl`` and the last evaluation's two mel images in
+``samples/``.  ``merge`` puts a returned VAE into a copy of a pipeline folder on the CPU side:
 
     python3 recipes/opensfx/train_vae_burst.py --pack .gpupack/vae --init checkpoints/default \
         --out $OUT/vae --minutes 8 --device cuda
@@ -29,9 +32,7 @@ images in ``samples/``.  ``merge`` puts a returned VAE into a copy of a pipeline
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
-import math
 import shutil
 import sys
 from dataclasses import dataclass, replace
@@ -42,8 +43,18 @@ from diffusers import AutoencoderKL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: recipes/ holds opensfx
 
-from opensfx.audio_pack import AudioPack  # noqa: E402
-from opensfx.burst import JsonLog, audio_burst_parser, burst_main, merge_parser, train_for_minutes  # noqa: E402
+from opensfx.audio_pack import AudioPack, PackCrops  # noqa: E402
+from opensfx.burst import (  # noqa: E402
+    MAX_SHARD_SIZE,
+    JsonLog,
+    audio_burst_parser,
+    burst_config,
+    burst_main,
+    copy_component,
+    merge_parser,
+    run_burst,
+    run_folder,
+)
 from opensfx.export_default import same_latent_space  # noqa: E402
 
 from audiodiff.config import load_config  # noqa: E402
@@ -51,21 +62,29 @@ from audiodiff.data.dataset import crop  # noqa: E402
 from audiodiff.mel import MelSpectrogram  # noqa: E402
 from audiodiff.training.checkpoint import publish_folder  # noqa: E402
 from audiodiff.training.config import TrainConfig  # noqa: E402
-from audiodiff.training.loop import make_accelerator  # noqa: E402
+from audiodiff.training.loop import BEST_SUBDIR, MODEL_SUBDIR, make_accelerator  # noqa: E402
 from audiodiff.training.vae import VAEStage  # noqa: E402
 
 log = logging.getLogger("train_vae_burst")
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "vae-decoder.yaml"
-MAX_SHARD_SIZE = "15MB"  # under the device's 16 MiB per returned file
 
 
 @dataclass
 class VaeParts:
-    """What :class:`VAEStage` reads of a pipeline outside its export: ``vae`` and ``mel`` (the pack carries no
-    U-Net, text encoder or vocoder, so no whole pipeline is built)."""
+    """What :class:`VAEStage` reads of a pipeline: ``vae`` and ``mel`` (the pack carries no U-Net, text encoder or
+    vocoder, so no whole pipeline is built); its export is the VAE's component folder."""
 
     vae: AutoencoderKL
     mel: MelSpectrogram
+
+    def register_modules(self, **modules: torch.nn.Module) -> None:
+        """Take the exported components (``vae``), as a pipeline does."""
+        for name, module in modules.items():
+            setattr(self, name, module)
+
+    def save_pretrained(self, directory: Path, max_shard_size: str) -> None:
+        """The VAE as a diffusers component folder (float32 safetensors shards of at most ``max_shard_size``)."""
+        self.vae.save_pretrained(directory, max_shard_size=max_shard_size, safe_serialization=True)
 
 
 def validation_crops(clips: list[torch.Tensor], segment_samples: int) -> list[dict[str, torch.Tensor]]:
@@ -96,56 +115,38 @@ class Burst:
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.config = train_config(args)
-        accelerator = make_accelerator(self.config, args.out, cpu=args.device == "cpu")
+        self.config = burst_config(train_config(args), args)
+        self.accelerator = make_accelerator(self.config, run_folder(args), cpu=args.device == "cpu")
         self.vae = AutoencoderKL.from_pretrained(args.init / "vae", torch_dtype=torch.float32)
         mel = MelSpectrogram.from_pretrained(args.init / "mel")
         segment = max(1, round(self.config.segment_seconds * mel.config.sample_rate))
-        self.pack = AudioPack(args.pack, mel.config.sample_rate, segment, accelerator.device, args.workers)
-        self.stage = VAEStage(self.config, accelerator, VaeParts(self.vae, mel),
+        self.pack = AudioPack(args.pack, mel.config.sample_rate, segment, self.accelerator.device, args.workers)
+        self.stage = VAEStage(self.config, self.accelerator, VaeParts(self.vae, mel),
                               validation_crops(self.pack.validation, segment))
-        self.stage.prepare()
         self.log = JsonLog(args.out / "log.jsonl", log)
-        self.best: tuple[float, int] = (math.inf, -1)
 
-    def save(self, folder: str, scaling_factor: float | None) -> None:
-        """The VAE (float32, ``scaling_factor`` set when given) as the component folder ``args.out/folder``."""
-        vae = copy.deepcopy(self.vae).float().cpu().eval()
-        if scaling_factor is not None:
-            vae.register_to_config(scaling_factor=scaling_factor)
-        staging = self.args.out / f"{folder}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        vae.save_pretrained(staging, max_shard_size=MAX_SHARD_SIZE, safe_serialization=True)
-        publish_folder(staging, self.args.out / folder)
-
-    def evaluate_and_save(self, step: int, **record: object) -> None:
-        """Log the validation figures at ``step`` (with ``record``), write ``last/``, and ``vae/`` when its mel L1
-        is the lowest so far."""
-        metrics = self.stage.evaluate(step, self.args.out / "samples")
-        scaling_factor = None
-        if self.config.vae.train_encoder:  # the stage's export rule: unit-variance latents on the validation clips
-            scaling_factor = self.stage.latent_scaling_factor()
-            self.vae.train()
-            record["scaling_factor"] = scaling_factor
-        value = metrics["mel_l1"]
-        best = value < self.best[0]
-        self.log({"step": step, **{f"validation_{k}": round(v, 5) for k, v in metrics.items()}, "best": best, **record})
-        self.save("last", scaling_factor)
-        if best:
-            self.best = (value, step)
-            self.save("vae", scaling_factor)
+    def collect(self, run_dir: Path) -> None:
+        """The run's best export as ``vae/``, its last as ``last/``, the last evaluation's mel images as
+        ``samples/``."""
+        copy_component(run_dir / BEST_SUBDIR if (run_dir / BEST_SUBDIR).is_dir() else run_dir / MODEL_SUBDIR,
+                       self.args.out / "vae")
+        copy_component(run_dir / MODEL_SUBDIR, self.args.out / "last")
+        evaluated = sorted((run_dir / "samples").glob("step-*"))
+        if evaluated:
+            shutil.rmtree(self.args.out / "samples", ignore_errors=True)
+            shutil.copytree(evaluated[-1], self.args.out / "samples")
 
     def run(self) -> None:
         args, settings = self.args, self.config.vae
-        self.log({"train_clips": self.pack.clips, "train_seconds": round(self.pack.seconds, 1),
+        header = {"train_clips": self.pack.clips, "train_seconds": round(self.pack.seconds, 1),
                   "validation_clips": len(self.pack.validation), "batch_size": args.batch_size,
                   "segment_samples": self.pack.window, "train_encoder": settings.train_encoder,
                   "kl_weight": settings.kl_weight if settings.train_encoder else None,
                   "disc_start": settings.disc_start, "learning_rate": self.config.learning_rate,
                   "trained_parameters": sum(p.numel() for p in self.vae.parameters() if p.requires_grad),
-                  "device": str(self.stage.accelerator.device), "mixed_precision": args.mixed_precision})
-        if train_for_minutes(args, self.stage, self.pack.crops, self.evaluate_and_save, self.log):
-            self.log({"best_step": self.best[1], "best_validation_mel_l1": self.best[0]})
+                  "device": str(self.accelerator.device), "mixed_precision": args.mixed_precision}
+        run_burst(args, self.config, self.accelerator, lambda accelerator: self.stage, PackCrops(self.pack, args.seed),
+                  header, self.collect, self.log, metric="mel_l1", prefix="validation_")
 
 
 def merge(args: argparse.Namespace) -> None:

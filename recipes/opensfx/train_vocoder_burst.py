@@ -6,14 +6,16 @@ of :mod:`recipes.opensfx.pack_vocoder_burst`, decodes every clip once into GPU m
 of ``--init`` (a VocosVocoder or HifiGanVocoder ``vocoder/`` beside its ``mel/``) with
 :meth:`audiodiff.training.vocoder.VocoderStage.train_step` itself: the same losses, discriminators and
 optimisers as ``audiodiff train vocoder``, at a GPU batch, with the discriminators at the papers' widths
-(MPD 32, MRD 32, MSD 128) unless told otherwise.  Windows of ``segment_frames * hop_length`` samples are drawn
-uniformly over every start position in the pack, so each category weighs what the pack gave it in seconds.
+(MPD 32, MRD 32, MSD 128) unless told otherwise, through :func:`audiodiff.training.loop.run_training` with a
+minutes budget.  Windows of ``segment_frames * hop_length`` samples are drawn uniformly over every start position
+in the pack (:class:`~recipes.opensfx.audio_pack.PackWindows`), so each category weighs what the pack gave it in
+seconds.
 
-Every ``--save-minutes`` and at the end it runs :meth:`VocoderStage.evaluate` on the pack's validation clips
-(mel L1 and MR-STFT, beside Griffin-Lim's) and writes the generator into ``--out``/vocoder (a diffusers
-component folder, shards of at most 15 MB: the device returns files of at most 16 MiB), the
-discriminators into ``discriminators.safetensors`` when that file stays under 16 MiB (narrow widths only), and
-``log.jsonl``.  ``merge`` puts the generator back into a pipeline folder on the CPU side:
+At the start, every ``--save-minutes`` and at the end it runs :meth:`VocoderStage.evaluate` on the pack's
+validation clips (mel L1 and MR-STFT, beside Griffin-Lim's).  At the end it writes the last generator into
+``--out``/vocoder (a diffusers component folder, shards of at most 15 MB: the device returns files of at most
+16 MiB), the discriminators into ``discriminators.safetensors`` when that file stays under 16 MiB (narrow widths
+only), and ``log.jsonl``.  ``merge`` puts the generator back into a pipeline folder on the CPU side:
 
     python3 recipes/opensfx/train_vocoder_burst.py --pack .gpupack/vocoder --init .gpupack/vocoder/init \
         --out $OUT/vocoder --minutes 8 --device cuda
@@ -23,7 +25,6 @@ discriminators into ``discriminators.safetensors`` when that file stays under 16
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import shutil
@@ -37,20 +38,28 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: recipes/ holds opensfx
 
-from opensfx.audio_pack import AudioPack  # noqa: E402
-from opensfx.burst import JsonLog, audio_burst_parser, burst_main, merge_parser, train_for_minutes  # noqa: E402
+from opensfx.audio_pack import AudioPack, PackWindows  # noqa: E402
+from opensfx.burst import (  # noqa: E402
+    MAX_SHARD_SIZE,
+    JsonLog,
+    audio_burst_parser,
+    burst_config,
+    burst_main,
+    merge_parser,
+    run_burst,
+    run_folder,
+)
 
 from audiodiff.config import load_config  # noqa: E402
 from audiodiff.mel import MelSpectrogram  # noqa: E402
-from audiodiff.training.checkpoint import publish_folder  # noqa: E402
+from audiodiff.training.checkpoint import latest_checkpoint, publish_folder  # noqa: E402
 from audiodiff.training.config import TrainConfig  # noqa: E402
-from audiodiff.training.loop import make_accelerator  # noqa: E402
 from audiodiff.models.vocoders import VOCODER_KINDS, Vocoder, kind_of_class  # noqa: E402
+from audiodiff.training.loop import MODEL_SUBDIR, make_accelerator  # noqa: E402
 from audiodiff.training.vocoder import VocoderStage, build_discriminators, replace_vocoder  # noqa: E402
 
 log = logging.getLogger("train_vocoder_burst")
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "vocos.yaml"
-MAX_SHARD_SIZE = "15MB"  # under the device's 16 MiB per returned file
 MAX_FILE_BYTES = 16 * 2**20
 
 
@@ -97,57 +106,49 @@ class Burst:
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.config = train_config(args)
-        accelerator = make_accelerator(self.config, args.out, cpu=args.device == "cpu")
+        self.config = burst_config(train_config(args), args)
+        self.accelerator = make_accelerator(self.config, run_folder(args), cpu=args.device == "cpu")
         mel = MelSpectrogram.from_pretrained(args.init / "mel")
         discriminators = build_discriminators(self.config.vocoder)
         if args.discriminators_from is not None:
             load_discriminators(discriminators, args.discriminators_from)
         window = self.config.vocoder.segment_frames * mel.config.hop_length
-        self.pack = AudioPack(args.pack, mel.config.sample_rate, window, accelerator.device, args.workers)
-        self.stage = VocoderStage(self.config, accelerator, load_generator(args.init / "vocoder"), mel,
+        self.pack = AudioPack(args.pack, mel.config.sample_rate, window, self.accelerator.device, args.workers)
+        self.stage = VocoderStage(self.config, self.accelerator, load_generator(args.init / "vocoder"), mel,
                                   self.pack.validation, discriminators=discriminators,
                                   steps_per_epoch=self.config.vocoder.lr_decay_steps, num_sample_wavs=args.sample_wavs)
-        self.stage.prepare()
         self.log = JsonLog(args.out / "log.jsonl", log)
 
-    @property
-    def generator(self) -> Vocoder:
-        return self.stage.accelerator.unwrap_model(self.stage.generator)
-
-    def save(self, step: int) -> None:
-        """The generator as a component folder ``vocoder/`` and, when under 16 MiB, ``discriminators.safetensors``."""
-        dtype = torch.float16 if self.args.half else torch.float32
+    def collect(self, run_dir: Path) -> None:
+        """The run's last generator as ``vocoder/`` (float16 with ``--half``) and, when under 16 MiB, the
+        discriminators of its last checkpoint as ``discriminators.safetensors``."""
+        generator = load_generator(run_dir / MODEL_SUBDIR)
         staging = self.args.out / "vocoder.tmp"
         shutil.rmtree(staging, ignore_errors=True)
-        generator = copy.deepcopy(self.generator).cpu()
         (generator.half() if self.args.half else generator).save_pretrained(
             staging, max_shard_size=MAX_SHARD_SIZE, safe_serialization=True)
         publish_folder(staging, self.args.out / "vocoder")
-        modules = {name: self.stage.accelerator.unwrap_model(m) for name, m in self.stage.discriminators.items()}
-        state = {f"{name}.{k}": v.detach().to("cpu", dtype).contiguous()
-                 for name, module in modules.items() for k, v in module.state_dict().items()}
+        checkpoint = latest_checkpoint(run_dir)
+        dtype = torch.float16 if self.args.half else torch.float32
+        state = {key: value.to(dtype).contiguous()
+                 for key, value in load_file(str(checkpoint / "modules.safetensors")).items()
+                 if key.split(".", 1)[0] in self.stage.discriminators}
         size = sum(v.numel() * v.element_size() for v in state.values())
         if size < MAX_FILE_BYTES - 2**20:
             temporary = self.args.out / ".discriminators.tmp"
-            save_file(state, str(temporary), metadata={"step": str(step)})
+            save_file(state, str(temporary), metadata={"step": checkpoint.name.split("-")[-1].lstrip("0") or "0"})
             temporary.replace(self.args.out / "discriminators.safetensors")
-
-    def evaluate_and_save(self, step: int, **record: object) -> None:
-        metrics = self.stage.evaluate(step, self.args.out / "samples")
-        self.log({"step": step, **{k: round(v, 5) for k, v in metrics.items()}, **record})
-        self.save(step)
 
     def run(self) -> None:
         args = self.args
-        self.log({"train_clips": self.pack.clips, "train_seconds": round(self.pack.seconds, 1),
+        header = {"train_clips": self.pack.clips, "train_seconds": round(self.pack.seconds, 1),
                   "validation_clips": len(self.pack.validation), "batch_size": args.batch_size,
                   "segment_samples": self.pack.window, "discriminators": list(self.stage.discriminators),
                   "widths": [args.mpd_channels, args.msd_channels, args.mrd_channels],
                   "adversarial_start": self.config.vocoder.adversarial_start,
-                  "device": str(self.stage.accelerator.device),
-                  "mixed_precision": args.mixed_precision})
-        train_for_minutes(args, self.stage, self.pack.windows, self.evaluate_and_save, self.log)
+                  "device": str(self.accelerator.device), "mixed_precision": args.mixed_precision}
+        run_burst(args, self.config, self.accelerator, lambda accelerator: self.stage,
+                  PackWindows(self.pack, args.seed), header, self.collect, self.log, metric="mel_l1")
 
 
 def merge(args: argparse.Namespace) -> None:

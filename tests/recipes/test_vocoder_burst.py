@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
 
 from tests.conftest import REPO, SAMPLE_RATE, make_split_audiofolder, tone
-from opensfx.audio_pack import MIB, AudioPack
+from opensfx.audio_pack import MIB, AudioPack, PackWindows
 from opensfx.pack_vocoder_burst import pack
 from opensfx.train_vocoder_burst import Burst, build_parser, merge
 
@@ -91,7 +91,10 @@ def test_pack_keeps_the_splits_apart_and_decodes_to_the_clips(full_pack, audiofo
         tolerance = 1e-6 if entry["name"].endswith(".ogg") else 1 / 2**15 + 1e-6  # others: 16-bit FLAC
         assert np.abs(flat[start:start + length] - expected).max() <= tolerance
 
-    audio, mask = loaded.windows(64, torch.Generator().manual_seed(0))
+    windows = PackWindows(loaded, seed=0)
+    assert len(windows) == loaded.total_positions // window
+    items = [windows[i] for i in range(64)]
+    audio, mask = torch.stack([i["audio"] for i in items]), torch.stack([i["audio_mask"] for i in items])
     assert audio.shape == mask.shape == (64, window)
     short = loaded.lengths.min().item()  # clip_006 (0.1 s) is shorter than a window: zero past its end
     assert short < window and ((mask.sum(dim=1) == short) | (mask.sum(dim=1) == window)).all()
@@ -126,6 +129,7 @@ def test_burst_trains_saves_and_merges(full_pack, vocos_pipeline_dir, tmp_path):
     assert all(np.isfinite(r["loss"]) for r in steps)
     evaluations = [r for r in log if "mel_l1" in r]
     assert evaluations[0]["step"] == 0 and evaluations[-1]["step"] == 6 and evaluations[-1]["final"]
+    assert len(evaluations) == 2  # --save-minutes 2: only the start and the end
     assert evaluations[-1]["mel_l1"] != evaluations[0]["mel_l1"] and "griffin_lim_mel_l1" in evaluations[-1]
 
     saved = VocosVocoder.from_pretrained(args.out / "vocoder")
@@ -152,3 +156,18 @@ def test_burst_trains_saves_and_merges(full_pack, vocos_pipeline_dir, tmp_path):
     for name, module in again.stage.discriminators.items():
         for key, value in module.state_dict().items():
             assert torch.equal(value, discriminators[f"{name}.{key}"]), key
+
+
+def test_minutes_budget_stops_the_burst_with_a_resumable_run(full_pack, tmp_path):
+    """--minutes 0: run_training stops after the first step, checkpoints it, evaluates, exports, and the burst
+    still brings its generator back; --run-dir keeps the run folder."""
+    args = burst_args(full_pack, full_pack / "init", tmp_path / "out", "--minutes", "0", "--max-steps", "100",
+                      "--run-dir", str(tmp_path / "run"))
+    args.out.mkdir()
+    Burst(args).run()
+    log = [json.loads(line) for line in (args.out / "log.jsonl").read_text().splitlines()]
+    evaluations = [r for r in log if "mel_l1" in r]
+    assert [r["step"] for r in evaluations] == [0, 1] and evaluations[-1]["final"]
+    assert (tmp_path / "run" / "checkpoints" / "step-00000001" / "manifest.json").is_file()  # --resume continues
+    assert VocosVocoder.from_pretrained(tmp_path / "run" / "model") is not None
+    assert VocosVocoder.from_pretrained(args.out / "vocoder") is not None

@@ -152,6 +152,48 @@ def test_checkpoint_minutes_checkpoints_by_wall_time(tiny_pipeline, tmp_path):
     assert latest_checkpoint(tmp_path).name == "step-00000004"
 
 
+def test_max_minutes_stops_checkpoints_evaluates_exports_and_resumes(tiny_pipeline_dir, tmp_path, monkeypatch):
+    """The minutes budget (the GPU bursts' stop): the step that passes it is checkpointed, evaluated and exported,
+    and --resume goes on to the weights of a run that never stopped."""
+    import time
+    from types import SimpleNamespace
+
+    from audiodiff.training import loop
+    from audiodiff.training.checkpoint import latest_checkpoint
+
+    straight = _train_diffusion(tiny_pipeline_dir, tmp_path / "straight", 8, resume=False)
+    skew = [0.0]  # the loop's clock jumps 5 min 1 s during step 5
+    monkeypatch.setattr(loop, "time", SimpleNamespace(monotonic=lambda: time.monotonic() + skew[0]))
+    pipeline = AudioDiffusionPipeline.from_pretrained(tiny_pipeline_dir)
+    config = tiny_train_config(max_steps=8, checkpoint_every=1000, batch_size=2, max_minutes=5.0, eval_at_start=True)
+
+    def factory(accelerator):
+        stage = DiffusionStage(config, accelerator, pipeline, validation=ToneDataset(2))
+        original = stage.train_step
+
+        def step(batch, index):
+            if index + 1 == 5:
+                skew[0] += 301.0
+            return original(batch, index)
+
+        stage.train_step = step
+        return stage
+
+    run = tmp_path / "budget"
+    run_training(factory, ToneDataset(5), config, run)
+    assert latest_checkpoint(run).name == "step-00000005"
+    assert (run / "model" / "model_index.json").is_file()
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [0, 5] and metrics[-1]["noise_mse"] > 0  # the baseline and the stop
+    assert best_record(run)["step"] in (0, 5)
+    [logged] = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    assert logged["step"] == 5 and logged["loss"] > 0 and logged["steps_per_second"] > 0 and "lr/unet" in logged
+    monkeypatch.undo()
+    resumed = _train_diffusion(tiny_pipeline_dir, run, 8, resume=True)
+    for name, value in straight.items():
+        assert torch.allclose(resumed[name], value, atol=1e-6), name
+
+
 def test_mask_padding_false_puts_the_padding_of_short_clips_into_the_loss(tiny_pipeline):
     from accelerate import Accelerator
 
