@@ -49,7 +49,10 @@ class Widget:
     entry that means None; ``elem_id``: the HTML id (default: the flag without dashes; the edit tab prefixes
     ``edit-``); ``place``: one of :data:`WIDGET_PLACES`, where on a tab the widget goes (beside the prompt, with
     what is made, or with the sampler's settings; in declaration order within a place).  The initial value is
-    the model's default (:attr:`audiodiff.serve.engine.ClipEngine.defaults`).
+    the model's default (:attr:`audiodiff.serve.engine.ClipEngine.defaults`), or ``value`` where given.  An edit
+    mode's option (:class:`audiodiff.edit_modes.ModeOption`) has one too: its ``place`` is unused (the edit tab
+    puts the modes' options between the prompt and the sampler), its label may name ``{modes}``, the modes that
+    have it, and its initial value is its default.
     """
 
     kind: str
@@ -64,6 +67,7 @@ class Widget:
     none_choice: str | None = None
     elem_id: str | None = None
     place: str = "sampler"
+    value: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in WIDGET_KINDS or self.place not in WIDGET_PLACES:

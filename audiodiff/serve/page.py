@@ -10,12 +10,15 @@ served option, from its :class:`~audiodiff.sampling.Widget` hint, the server's c
 (:class:`~audiodiff.serve.request.ServeLimits`) and the model's defaults (:attr:`ClipEngine.defaults`), placed
 by the hint's ``place`` and passed to the handlers by their request names; adding a served option adds its widget
 here, on both tabs (the edit tab only where the option is ``per_edit``), and to the Gradio API.  The edit tab's
-own inputs (mode, strength, region, seconds) are written here.
+widgets for the modes' own options (strength, region, seconds) come the same way from the edit-mode table
+(:data:`audiodiff.edit_modes.EDIT_MODES`, each :class:`~audiodiff.edit_modes.ModeOption`'s widget hint).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,7 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import encode_wav
-from ..edit_modes import EDIT_MODES
+from ..edit_modes import EDIT_MODES, ModeOption
 from ..errors import AudioLoadError, InvalidArgumentError
 from ..sampling import WIDGET_PLACES, OptionSpec, Widget, option_fields
 from ..schedulers import SCHEDULERS
@@ -37,8 +40,6 @@ log = logging.getLogger(__name__)
 
 CHOICES: dict[str, Callable[[], list[str]]] = {"schedulers": lambda: list(SCHEDULERS)}
 """What a dropdown's :attr:`Widget.choices` names."""
-EDIT_OWN_INPUTS = ("strength", "start", "end", "fmin", "fmax", "seconds")
-"""The edit tab's inputs of the edit modes' own options, in page order."""
 
 
 def served_options(edit: bool = False) -> dict[str, list[OptionSpec]]:
@@ -48,12 +49,23 @@ def served_options(edit: bool = False) -> dict[str, list[OptionSpec]]:
     return {place: [spec for spec in specs if spec.widget.place == place] for place in WIDGET_PLACES}
 
 
+def mode_options() -> dict[str, ModeOption]:
+    """The edit modes' own options that the edit tab shows (those with a widget hint), by name, once each (the
+    first mode's) in the table's order."""
+    options: dict[str, ModeOption] = {}
+    for mode in EDIT_MODES.values():
+        for option in mode.options:
+            if option.widget is not None:
+                options.setdefault(option.name, option)
+    return options
+
+
 def input_names(edit: bool = False) -> tuple[str, ...]:
     """The names of a tab's inputs in page order, which is the order of the Gradio API's parameters (``/generate``,
     and ``/edit`` after its upload)."""
     served = {place: [spec.served for spec in specs] for place, specs in served_options(edit).items()}
     if edit:
-        return ("mode", "prompt", *served["prompt"], *served["clip"], *EDIT_OWN_INPUTS, *served["sampler"])
+        return ("mode", "prompt", *served["prompt"], *served["clip"], *mode_options(), *served["sampler"])
     return ("prompt", *served["prompt"], *served["clip"], *served["sampler"])
 
 
@@ -140,18 +152,7 @@ def _edit_tab(engine: ClipEngine) -> None:
                             info="; ".join(f"{m.name}: {m.summary}" for m in EDIT_MODES.values()))
             inputs = {"mode": mode, "prompt": _prompt_box(limits.max_prompt_chars, "edit-")}
             inputs |= _option_widgets(engine, served["prompt"] + served["clip"], "edit-")
-            with_strength = ", ".join(m.name for m in EDIT_MODES.values() if "strength" in m.values({}))
-            inputs["strength"] = gr.Slider(0, 1, value=_strength("edit"), step=0.05,
-                                           label=f"Strength ({with_strength}): 0 keeps the input",
-                                           elem_id="edit-strength")
-            with gr.Row():
-                # Text, not gr.Number: a blank box must mean "none" (a Number shows and sends 0).
-                inputs["start"] = gr.Textbox(label="Inpaint from (s)", placeholder="the start", elem_id="edit-start")
-                inputs["end"] = gr.Textbox(label="to (s)", placeholder="the end", elem_id="edit-end")
-                inputs["fmin"] = gr.Textbox(label="Inpaint from (Hz)", placeholder="the lowest band",
-                                            elem_id="edit-fmin")
-                inputs["fmax"] = gr.Textbox(label="to (Hz)", placeholder="the highest band", elem_id="edit-fmax")
-            inputs["seconds"] = gr.Number(label="Seconds to add (extend)", value=2.0, elem_id="edit-seconds")
+            inputs |= _mode_widgets(engine.limits)
             inputs |= _option_widgets(engine, served["sampler"], "edit-")
             button = gr.Button("Edit", variant="primary", elem_id="edit-run")
         with gr.Column():
@@ -173,6 +174,21 @@ def _strength(mode: str) -> float:
     return EDIT_MODES[mode].values({}).get("strength", 1.0)
 
 
+def _mode_widgets(limits: ServeLimits) -> dict[str, gr.components.Component]:
+    """The widgets of :func:`mode_options`, by name, initially the first mode's defaults; text boxes side by side
+    (a region's bounds)."""
+    widgets: dict[str, gr.components.Component] = {}
+    for text, options in itertools.groupby(mode_options().values(), key=lambda option: option.widget.kind == "text"):
+        with gr.Row() if text else contextlib.nullcontext():
+            for option in options:
+                hint = option.widget
+                modes = ", ".join(mode.name for mode in EDIT_MODES.values() if option.name in mode.values({}))
+                default = option.default if hint.value is None else hint.value
+                widgets[option.name] = _widget(hint, default, limits, f"edit-{hint.elem_id or option.name}",
+                                               modes=modes)
+    return widgets
+
+
 def _prompt_box(max_chars: int, prefix: str) -> gr.Textbox:
     return gr.Textbox(label="Prompt", placeholder="a dog barking", max_length=max_chars, elem_id=f"{prefix}prompt")
 
@@ -185,10 +201,12 @@ def _option_widgets(engine: ClipEngine, specs: list[OptionSpec], prefix: str) ->
             for spec in specs}
 
 
-def _widget(hint: Widget, default: Any, limits: ServeLimits, elem_id: str) -> gr.components.Component:
-    """One Gradio component for ``hint``, showing ``default`` (a capped number: at most the cap)."""
+def _widget(hint: Widget, default: Any, limits: ServeLimits, elem_id: str,
+            modes: str = "") -> gr.components.Component:
+    """One Gradio component for ``hint``, showing ``default`` (a capped number: at most the cap); ``modes`` fills
+    ``{modes}`` in the label."""
     cap = getattr(limits, hint.cap) if hint.cap else None
-    label = hint.label.format(cap=cap)
+    label = hint.label.format(cap=cap, modes=modes)
     if cap is not None and hint.kind in ("slider", "number"):
         default = min(default, cap)
     if hint.kind == "slider":
