@@ -8,8 +8,9 @@ audio).  A bad input or a full queue is shown as a message in the "Status" box, 
 The sampling widgets are built from the declaration (:class:`audiodiff.sampling.SamplingOptions`): one per
 served option, from its :class:`~audiodiff.sampling.Widget` hint, the server's caps
 (:class:`~audiodiff.serve.request.ServeLimits`) and the model's defaults (:attr:`ClipEngine.defaults`), placed
-by the hint's ``place`` and passed to the handlers by their request names; adding a served option adds its widget
-here, on both tabs (the edit tab only where the option is ``per_edit``), and to the Gradio API.  The edit tab's
+by the hint's ``place`` and passed to the handlers by their request names: a served option added to the
+declaration gets its widget on both tabs (the edit tab only where it is ``per_edit``) and its Gradio API parameter
+with no change here.  The edit tab's
 widgets for the modes' own options (strength, region, seconds) come the same way from the edit-mode table
 (:data:`audiodiff.edit_modes.EDIT_MODES`, each :class:`~audiodiff.edit_modes.ModeOption`'s widget hint).
 """
