@@ -3,8 +3,9 @@
 Each :class:`EditMode` names its command, help and description, its own options (flag, default, help) and how
 it turns its option values and the input audio into the pipeline's ``(duration, strength, mask)``.  The CLI
 adds one sub-command per entry of :data:`EDIT_MODES` (:mod:`audiodiff.cli`), the editing job
-(:mod:`audiodiff.edit_jobs`) and serve's Edit tab (:mod:`audiodiff.serve.edit_request`, the page) read their
-region from it.  Adding a mode: one entry here plus its region function (docs/architecture.md).
+(:mod:`audiodiff.edit_jobs`) and serve's Edit tab (:mod:`audiodiff.serve.edit_request`) read their region from
+it, and the page builds the Edit tab's widgets from the options' :class:`~audiodiff.sampling.Widget` hints.
+Adding a mode: one entry here plus its region function (docs/architecture.md).
 
 Nothing heavy is imported at module level (the CLI builds its parser from this table before torch loads);
 the region functions import the editing modules when they run.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from .errors import InvalidArgumentError
+from .sampling import Widget
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,11 +35,13 @@ Region = tuple[float, float, "AudioMask | None"]
 @dataclass(frozen=True)
 class ModeOption:
     """One option of an edit mode: its name (the argparse ``dest`` and the job's key), ``--flag``, ``default``
-    (None: not given) and help; the value is a float (seconds, Hz or a strength)."""
+    (None: not given) and help; the value is a float (seconds, Hz or a strength).  ``widget``: how the page's
+    edit tab shows it (one widget per name, the first mode's; None: not on the page)."""
 
     name: str
     default: float | None
     help: str
+    widget: Widget | None = None
 
     @property
     def flag(self) -> str:
@@ -70,7 +74,8 @@ class EditMode:
 
 def _strength(default: float) -> ModeOption:
     return ModeOption("strength", default, "in [0, 1]: how far the input is noised; 0 keeps it, 1 starts from noise "
-                                           f"(default: {default:g})")
+                                           f"(default: {default:g})",
+                      Widget("slider", "Strength ({modes}): 0 keeps the input", minimum=0, maximum=1, step=0.05))
 
 
 def _seconds(audio: np.ndarray, grid: LatentGrid) -> float:
@@ -123,16 +128,22 @@ _MODES = (
         "everything outside it is re-imposed from the input at every step. See docs/editing.md.",
         "regenerate a span or band",
         (_strength(1.0),
-         ModeOption("start", None, "start of the region, seconds (default: 0)"),
-         ModeOption("end", None, "end of the region, seconds (default: the clip's end)"),
-         ModeOption("fmin", None, "lowest frequency of the region, Hz (default: all)"),
-         ModeOption("fmax", None, "highest frequency of the region, Hz (default: all)")),
+         # On the page, text boxes, not number boxes: a blank box must mean "none" (a number box sends 0).
+         ModeOption("start", None, "start of the region, seconds (default: 0)",
+                    Widget("text", "Inpaint from (s)", placeholder="the start")),
+         ModeOption("end", None, "end of the region, seconds (default: the clip's end)",
+                    Widget("text", "to (s)", placeholder="the end")),
+         ModeOption("fmin", None, "lowest frequency of the region, Hz (default: all)",
+                    Widget("text", "Inpaint from (Hz)", placeholder="the lowest band")),
+         ModeOption("fmax", None, "highest frequency of the region, Hz (default: all)",
+                    Widget("text", "to (Hz)", placeholder="the highest band"))),
         _inpaint_region,
     ),
     EditMode(
         "extend", "continue a sound for more seconds",
         "Continuation: the input is kept and --seconds more are generated to follow it. See docs/editing.md.",
-        "continue it", (ModeOption("seconds", 5.0, "seconds to add after the input (default: 5)"),), _extend_region,
+        "continue it", (ModeOption("seconds", 5.0, "seconds to add after the input (default: 5)",
+                                   Widget("number", "Seconds to add (extend)", value=2.0)),), _extend_region,
         added_seconds=lambda values: values["seconds"] if _valid_seconds(values["seconds"]) else 0.0,
     ),
     EditMode(

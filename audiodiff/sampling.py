@@ -3,7 +3,8 @@
 :class:`SamplingOptions` is the declaration: each field carries its command-line flag and help (an
 :class:`OptionSpec` in the field's metadata), so ``audiodiff generate``, every edit mode and ``serve`` add their
 options with :func:`add_sampling_arguments` and read them back with :func:`options_from_args`; serve's request
-fields (:data:`audiodiff.serve.request.FIELDS`) are the fields with a ``served`` name.  :func:`check_sampling`
+fields (:data:`audiodiff.serve.request.FIELDS`) are the fields with a ``served`` name, and the page's widgets
+(:mod:`audiodiff.serve.page`) are built from their :class:`Widget` hints.  :func:`check_sampling`
 is the validation every front end shares, and :func:`run_sampling` the pipeline call (scheduler swap, one seeded
 generator per clip).  Adding an option: a field here, its check in :func:`check_sampling`, its argument in
 :func:`run_sampling` (docs/architecture.md).
@@ -31,6 +32,49 @@ MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes seeds in [0, 2**64 - 1
 DTYPES = ("auto", "float32", "fp32", "bfloat16", "bf16")
 
 
+WIDGET_KINDS = ("slider", "number", "dropdown", "text")
+WIDGET_PLACES = ("prompt", "clip", "sampler")
+
+
+@dataclass(frozen=True)
+class Widget:
+    """How the web page shows a served option: plain data, turned into a Gradio component by
+    :mod:`audiodiff.serve.page` (no Gradio here).
+
+    ``kind``: one of :data:`WIDGET_KINDS`; ``label``; ``minimum``/``maximum``/``step``: a slider's range;
+    ``cap``: the :class:`~audiodiff.serve.request.ServeLimits` field that bounds the value on a server (a slider's
+    maximum, a text box's length, ``{cap}`` in the label; a capped number's initial value is at most the cap);
+    ``precision``: a number box's decimals (None: any); ``placeholder``: a text box's; ``choices``: the registry
+    a dropdown lists (``"schedulers"``: :data:`audiodiff.schedulers.SCHEDULERS`); ``none_choice``: the dropdown
+    entry that means None; ``elem_id``: the HTML id (default: the flag without dashes; the edit tab prefixes
+    ``edit-``); ``place``: one of :data:`WIDGET_PLACES`, where on a tab the widget goes (beside the prompt, with
+    what is made, or with the sampler's settings; in declaration order within a place).  The initial value is
+    the model's default (:attr:`audiodiff.serve.engine.ClipEngine.defaults`), or ``value`` where given.  An edit
+    mode's option (:class:`audiodiff.edit_modes.ModeOption`) has one too: its ``place`` is unused (the edit tab
+    puts the modes' options between the prompt and the sampler), its label may name ``{modes}``, the modes that
+    have it, and its initial value is its default.
+    """
+
+    kind: str
+    label: str
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    cap: str | None = None
+    precision: int | None = None
+    placeholder: str | None = None
+    choices: str | None = None
+    none_choice: str | None = None
+    elem_id: str | None = None
+    place: str = "sampler"
+    value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in WIDGET_KINDS or self.place not in WIDGET_PLACES:
+            raise ValueError(f"a widget's kind is one of {WIDGET_KINDS} and its place one of {WIDGET_PLACES}, "
+                             f"got {self.kind!r} and {self.place!r}")
+
+
 @dataclass(frozen=True)
 class OptionSpec:
     """How one sampling option is asked for.
@@ -38,7 +82,8 @@ class OptionSpec:
     ``flag``: the command-line option (its argparse ``dest`` is the flag without dashes, ``-`` as ``_``);
     ``help``; ``type`` and ``choices`` as argparse's; ``served``: the field's name in a serve request (None: the
     server decides it, e.g. the model); ``per_edit``: False where an edit mode decides it (the duration comes
-    from the region, an edit makes one clip), so the edit commands have no such flag.
+    from the region, an edit makes one clip), so the edit commands have no such flag, nor the page's edit tab
+    a widget; ``widget``: how the page shows it (every served option has one).
     """
 
     flag: str
@@ -47,6 +92,11 @@ class OptionSpec:
     choices: tuple[str, ...] | None = None
     served: str | None = None
     per_edit: bool = True
+    widget: Widget | None = None
+
+    def __post_init__(self) -> None:
+        if (self.served is None) != (self.widget is None):
+            raise ValueError(f"{self.flag}: a served option has a widget and only a served one")
 
     @property
     def dest(self) -> str:
@@ -71,34 +121,46 @@ class SamplingOptions:
 
     duration: float = _option(5.0, "--duration", "seconds per clip (default: 5; beyond the model's max_duration, up "
                               "to 300, the clip is made in overlapping windows)", type=float, served="duration",
-                              per_edit=False)
+                              per_edit=False, widget=Widget("number", "Duration (s, at most {cap:g})",
+                                                            cap="max_duration", place="clip"))
     num_inference_steps: int | None = _option(
         None, "--steps", "sampler steps, num_inference_steps (default: the model's; 25 for the default model, 4 for "
-        "a distilled few-step one)", type=int, served="num_inference_steps")
+        "a distilled few-step one)", type=int, served="num_inference_steps",
+        widget=Widget("slider", "Steps", minimum=1, step=1, cap="max_steps"))
     guidance_scale: float | None = _option(
         None, "--guidance-scale", "classifier-free guidance weight (default: the model's; 3 for the default model, 1 "
-        "for a distilled one, whose guidance is folded in)", type=float, served="guidance_scale")
+        "for a distilled one, whose guidance is folded in)", type=float, served="guidance_scale",
+        widget=Widget("slider", "Guidance scale", minimum=0, maximum=10, step=0.1, elem_id="guidance"))
     guidance_rescale: float = _option(
         0.0, "--guidance-rescale", "in [0, 1]: rescale the guided noise prediction toward the conditional one's "
         "standard deviation (Lin et al. 2024; counters over-saturation at high guidance; default: 0, off)",
-        type=float, served="guidance_rescale")
+        type=float, served="guidance_rescale",
+        widget=Widget("slider", "Guidance rescale (0: off)", minimum=0, maximum=1, step=0.05))
     negative_prompt: str | None = _option(None, "--negative-prompt", "what to steer away from, e.g. 'low quality, "
-                                          "noise'", served="negative_prompt")
-    seed: int = _option(0, "--seed", "random seed (default: 0)", type=int, served="seed")
+                                          "noise'", served="negative_prompt",
+                                          widget=Widget("text", "Negative prompt", cap="max_prompt_chars",
+                                                        placeholder="low quality, noise", place="prompt"))
+    seed: int = _option(0, "--seed", "random seed (default: 0)", type=int, served="seed",
+                        widget=Widget("number", "Seed (clip k uses seed + k)", precision=0))
     scheduler: str | None = _option(None, "--scheduler", "sampler: ddpm, ddim, pndm, dpmsolver++, euler, "
-                                    "euler_ancestral, heun, unipc (default: the model's)", served="scheduler")
+                                    "euler_ancestral, heun, unipc (default: the model's)", served="scheduler",
+                                    widget=Widget("dropdown", "Scheduler", choices="schedulers",
+                                                  none_choice="model default"))
     model: Path | None = _option(None, "--model", "pipeline folder (default: $AUDIODIFF_MODEL or checkpoints/default)",
                                  type=Path)
     device: str = _option("auto", "--device", "auto (cuda when present), cpu, cuda, cuda:N")
     dtype: str = _option("auto", "--dtype", "compute dtype of U-Net, VAE and vocoder (default auto: bf16 on CPUs "
                          "with AMX or AVX512-BF16 units, float32 elsewhere)", choices=DTYPES)
     num_waveforms_per_prompt: int = _option(1, "--num-waveforms", "clips per prompt (default: 1)", type=int,
-                                            served="num_clips", per_edit=False)
+                                            served="num_clips", per_edit=False,
+                                            widget=Widget("slider", "Clips", minimum=1, step=1, cap="max_clips",
+                                                          elem_id="clips", place="clip"))
 
 
-def option_fields() -> Iterator[tuple[Field[Any], OptionSpec]]:
-    """Every field of :class:`SamplingOptions` with its :class:`OptionSpec`, in declaration order."""
-    for item in fields(SamplingOptions):
+def option_fields(declaration: type = SamplingOptions) -> Iterator[tuple[Field[Any], OptionSpec]]:
+    """Every field of ``declaration`` (:class:`SamplingOptions` or a subclass of it) with its :class:`OptionSpec`,
+    in declaration order."""
+    for item in fields(declaration):
         yield item, item.metadata["option"]
 
 

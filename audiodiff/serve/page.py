@@ -4,13 +4,24 @@ no model logic.
 As in the Gradio apps of AudioLDM and stable-audio-tools: one ``Blocks`` page whose button calls the library
 (here through the same :class:`~audiodiff.serve.engine.ClipEngine` as the HTTP API, so both give the same
 audio).  A bad input or a full queue is shown as a message in the "Status" box, never as a traceback.
+
+The sampling widgets are built from the declaration (:class:`audiodiff.sampling.SamplingOptions`): one per
+served option, from its :class:`~audiodiff.sampling.Widget` hint, the server's caps
+(:class:`~audiodiff.serve.request.ServeLimits`) and the model's defaults (:attr:`ClipEngine.defaults`), placed
+by the hint's ``place`` and passed to the handlers by their request names: a served option added to the
+declaration gets its widget on both tabs (the edit tab only where it is ``per_edit``) and its Gradio API parameter
+with no change here.  The edit tab's
+widgets for the modes' own options (strength, region, seconds) come the same way from the edit-mode table
+(:data:`audiodiff.edit_modes.EDIT_MODES`, each :class:`~audiodiff.edit_modes.ModeOption`'s widget hint).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gradio as gr
@@ -18,31 +29,60 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import encode_wav
-from ..edit_modes import EDIT_MODES
+from ..edit_modes import EDIT_MODES, ModeOption
 from ..errors import AudioLoadError, InvalidArgumentError
+from ..sampling import WIDGET_PLACES, OptionSpec, Widget, option_fields
 from ..schedulers import SCHEDULERS
 from .engine import Clip, ClipEngine, ServerBusyError
 from .images import log_mel_image
-from .request import ClipRequest
+from .request import ServeLimits
 
 log = logging.getLogger(__name__)
 
-MODEL_SCHEDULER = "model default"
-INPUT_NAMES = ("prompt", "negative_prompt", "duration", "num_inference_steps", "guidance_scale", "guidance_rescale",
-               "seed", "num_clips", "scheduler")
-SAMPLING_INPUT_NAMES = ("num_inference_steps", "guidance_scale", "guidance_rescale", "seed", "scheduler")
-"""What :func:`_sampling_widgets` returns, in order (both tabs)."""
-EDIT_INPUT_NAMES = ("mode", "prompt", "negative_prompt", "strength", "start", "end", "fmin", "fmax", "seconds",
-                    *SAMPLING_INPUT_NAMES)
+CHOICES: dict[str, Callable[[], list[str]]] = {"schedulers": lambda: list(SCHEDULERS)}
+"""What a dropdown's :attr:`Widget.choices` names."""
 
 
-def handle(engine: ClipEngine, *inputs: object) -> tuple[str, list[Clip]]:
-    """The "Text to audio" request: widget values in :data:`INPUT_NAMES` order -> (status text, clips).
+def served_options(edit: bool = False) -> dict[str, list[OptionSpec]]:
+    """The served sampling options of a tab by :attr:`Widget.place` (in declaration order within a place); with
+    ``edit``, those of the edit tab (the ``per_edit`` ones)."""
+    specs = [spec for _, spec in option_fields() if spec.served is not None and (spec.per_edit or not edit)]
+    return {place: [spec for spec in specs if spec.widget.place == place] for place in WIDGET_PLACES}
+
+
+def mode_options() -> dict[str, ModeOption]:
+    """The edit modes' own options that the edit tab shows (those with a widget hint), by name, once each (the
+    first mode's) in the table's order."""
+    options: dict[str, ModeOption] = {}
+    for mode in EDIT_MODES.values():
+        for option in mode.options:
+            if option.widget is not None:
+                options.setdefault(option.name, option)
+    return options
+
+
+def input_names(edit: bool = False) -> tuple[str, ...]:
+    """The names of a tab's inputs in page order, which is the order of the Gradio API's parameters (``/generate``,
+    and ``/edit`` after its upload)."""
+    served = {place: [spec.served for spec in specs] for place, specs in served_options(edit).items()}
+    if edit:
+        return ("mode", "prompt", *served["prompt"], *served["clip"], *mode_options(), *served["sampler"])
+    return ("prompt", *served["prompt"], *served["clip"], *served["sampler"])
+
+
+INPUT_NAMES = input_names()
+"""The "Text to audio" tab's inputs, in page (and Gradio API) order."""
+EDIT_INPUT_NAMES = input_names(edit=True)
+"""The "Edit audio" tab's inputs after the upload, in page (and Gradio API) order."""
+
+
+def handle(engine: ClipEngine, values: Mapping[str, object]) -> tuple[str, list[Clip]]:
+    """The "Text to audio" request: widget values by input name (:data:`INPUT_NAMES`) -> (status text, clips).
 
     A bad value or a full queue gives its message and no clips; an unexpected failure is logged with its
     traceback and shown as a one-line internal error.
     """
-    values = _with_scheduler(dict(zip(INPUT_NAMES, inputs)))
+    values = _none_choices(values)
     error, clips = _guarded(lambda: engine.generate(engine.parse(values)))
     if error:
         return error, []
@@ -51,10 +91,11 @@ def handle(engine: ClipEngine, *inputs: object) -> tuple[str, list[Clip]]:
     return f"Generated {len(clips)} clip(s) of {seconds:g} s (seed {seeds}).", clips
 
 
-def handle_edit(engine: ClipEngine, upload: tuple[int, np.ndarray] | None, *inputs: object) -> tuple[str, list[Clip]]:
-    """The "Edit audio" request: Gradio's ``(rate, samples)`` upload and widget values in
-    :data:`EDIT_INPUT_NAMES` order -> (status text, the edited clip or nothing), as :func:`handle`."""
-    values = _with_scheduler(dict(zip(EDIT_INPUT_NAMES, inputs)))
+def handle_edit(engine: ClipEngine, upload: tuple[int, np.ndarray] | None,
+                values: Mapping[str, object]) -> tuple[str, list[Clip]]:
+    """The "Edit audio" request: Gradio's ``(rate, samples)`` upload and widget values by input name
+    (:data:`EDIT_INPUT_NAMES`) -> (status text, the edited clip or nothing), as :func:`handle`."""
+    values = _none_choices(values)
     error, clips = _guarded(lambda: [engine.edit(engine.plan_edit(values, upload))])
     if error:
         return error, []
@@ -75,17 +116,17 @@ def build_page(engine: ClipEngine) -> gr.Blocks:
     return page
 
 
+# The handlers take the widget values by name (Gradio's inputs_kwargs, in page order, which names the API's
+# parameters) and the progress first: Gradio's idiom, a gr.Progress default makes it show the sampler's tqdm bar.
+
 def _generate_tab(engine: ClipEngine) -> None:
-    limits, defaults = engine.limits, engine.defaults
+    limits = engine.limits
+    served = served_options()
     with gr.Row():
         with gr.Column():
-            prompts = _prompt_boxes(limits.max_prompt_chars, "")
-            duration = gr.Number(label=f"Duration (s, at most {limits.max_duration:g})",
-                                 value=min(defaults.duration, limits.max_duration), elem_id="duration")
-            num_clips = gr.Slider(1, limits.max_clips, value=defaults.num_clips, step=1, label="Clips",
-                                  elem_id="clips")
-            steps, guidance, rescale, seed, scheduler = _sampling_widgets(defaults, limits.max_steps, "")
-            inputs = [*prompts, duration, steps, guidance, rescale, seed, num_clips, scheduler]  # INPUT_NAMES' order
+            inputs = {"prompt": _prompt_box(limits.max_prompt_chars, "")}
+            for place in WIDGET_PLACES:
+                inputs |= _option_widgets(engine, served[place], "")
             button = gr.Button("Generate", variant="primary", elem_id="generate")
         with gr.Column():
             status = gr.Textbox(label="Status", interactive=False, elem_id="status")
@@ -94,55 +135,39 @@ def _generate_tab(engine: ClipEngine) -> None:
                 with gr.Column(visible=False) as column:
                     slots += [column, *_clip_widgets(f"Clip {k + 1}", f"clip-{k}", f"mel-{k}")]
 
-    # One named parameter per input (Gradio matches them by position), and Gradio's idiom for progress: a
-    # gr.Progress default makes it show the sampler's tqdm bar on the page.
-    def run(prompt: str, negative_prompt: str, duration: float, num_inference_steps: float, guidance_scale: float,
-            guidance_rescale: float, seed: float, num_clips: float, scheduler: str,
-            progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[Any]:  # noqa: B008
-        message, clips = handle(engine, prompt, negative_prompt, duration, num_inference_steps, guidance_scale,
-                                guidance_rescale, seed, num_clips, scheduler)
+    def run(progress: gr.Progress = gr.Progress(track_tqdm=True), **values: Any) -> list[Any]:  # noqa: B008
+        message, clips = handle(engine, values)
         return [message, *_slot_updates(engine, clips, limits.max_clips)]
 
-    button.click(run, inputs=inputs, outputs=[status, *slots], api_name="generate", concurrency_limit=1)
+    button.click(run, inputs_kwargs=inputs, outputs=[status, *slots], api_name="generate", concurrency_limit=1)
 
 
 def _edit_tab(engine: ClipEngine) -> None:
     limits = engine.limits
+    served = served_options(edit=True)
     with gr.Row():
         with gr.Column():
             upload = gr.Audio(label=f"Input audio (at most {limits.max_duration:g} s with what is added)",
                               sources=["upload"], type="numpy", elem_id="edit-input")
             mode = gr.Radio(list(EDIT_MODES), value="edit", label="Mode", elem_id="edit-mode",
                             info="; ".join(f"{m.name}: {m.summary}" for m in EDIT_MODES.values()))
-            prompts = _prompt_boxes(limits.max_prompt_chars, "edit-")
-            with_strength = ", ".join(m.name for m in EDIT_MODES.values() if "strength" in m.values({}))
-            strength = gr.Slider(0, 1, value=_strength("edit"), step=0.05,
-                                 label=f"Strength ({with_strength}): 0 keeps the input",
-                                 elem_id="edit-strength")
-            with gr.Row():
-                # Text, not gr.Number: a blank box must mean "none" (a Number shows and sends 0).
-                start = gr.Textbox(label="Inpaint from (s)", placeholder="the start", elem_id="edit-start")
-                end = gr.Textbox(label="to (s)", placeholder="the end", elem_id="edit-end")
-                fmin = gr.Textbox(label="Inpaint from (Hz)", placeholder="the lowest band", elem_id="edit-fmin")
-                fmax = gr.Textbox(label="to (Hz)", placeholder="the highest band", elem_id="edit-fmax")
-            seconds = gr.Number(label="Seconds to add (extend)", value=2.0, elem_id="edit-seconds")
-            sampling = _sampling_widgets(engine.defaults, limits.max_steps, "edit-")
+            inputs = {"mode": mode, "prompt": _prompt_box(limits.max_prompt_chars, "edit-")}
+            inputs |= _option_widgets(engine, served["prompt"] + served["clip"], "edit-")
+            inputs |= _mode_widgets(engine.limits)
+            inputs |= _option_widgets(engine, served["sampler"], "edit-")
             button = gr.Button("Edit", variant="primary", elem_id="edit-run")
         with gr.Column():
             status = gr.Textbox(label="Status", interactive=False, elem_id="edit-status")
             audio, image = _clip_widgets("Result", "edit-clip", "edit-mel")
-    mode.change(_strength, inputs=mode, outputs=strength)  # the mode's default, as the CLI
+    mode.change(_strength, inputs=mode, outputs=inputs["strength"])  # the mode's default, as the CLI
 
-    def run(upload: tuple[int, np.ndarray] | None, mode: str, prompt: str, negative_prompt: str, strength: float,
-            start: str, end: str, fmin: str, fmax: str, seconds: float,
-            num_inference_steps: float, guidance_scale: float, guidance_rescale: float, seed: float, scheduler: str,
-            progress: gr.Progress = gr.Progress(track_tqdm=True)) -> list[Any]:  # noqa: B008
-        message, clips = handle_edit(engine, upload, mode, prompt, negative_prompt, strength, start, end, fmin, fmax,
-                                     seconds, num_inference_steps, guidance_scale, guidance_rescale, seed, scheduler)
+    def run(upload: tuple[int, np.ndarray] | None, progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+            **values: Any) -> list[Any]:
+        message, clips = handle_edit(engine, upload, values)
         return [message, *_slot_updates(engine, clips, 1)[1:]]
 
-    button.click(run, inputs=[upload, mode, *prompts, strength, start, end, fmin, fmax, seconds, *sampling],
-                 outputs=[status, audio, image], api_name="edit", concurrency_limit=1)
+    button.click(run, inputs=[upload], inputs_kwargs=inputs, outputs=[status, audio, image], api_name="edit",
+                 concurrency_limit=1)
 
 
 def _strength(mode: str) -> float:
@@ -150,24 +175,53 @@ def _strength(mode: str) -> float:
     return EDIT_MODES[mode].values({}).get("strength", 1.0)
 
 
-def _prompt_boxes(max_chars: int, prefix: str) -> list[gr.Textbox]:
-    return [gr.Textbox(label="Prompt", placeholder="a dog barking", max_length=max_chars, elem_id=f"{prefix}prompt"),
-            gr.Textbox(label="Negative prompt", placeholder="low quality, noise", max_length=max_chars,
-                       elem_id=f"{prefix}negative-prompt")]
+def _mode_widgets(limits: ServeLimits) -> dict[str, gr.components.Component]:
+    """The widgets of :func:`mode_options`, by name, initially the first mode's defaults; text boxes side by side
+    (a region's bounds)."""
+    widgets: dict[str, gr.components.Component] = {}
+    for text, options in itertools.groupby(mode_options().values(), key=lambda option: option.widget.kind == "text"):
+        with gr.Row() if text else contextlib.nullcontext():
+            for option in options:
+                hint = option.widget
+                modes = ", ".join(mode.name for mode in EDIT_MODES.values() if option.name in mode.values({}))
+                default = option.default if hint.value is None else hint.value
+                widgets[option.name] = _widget(hint, default, limits, f"edit-{hint.elem_id or option.name}",
+                                               modes=modes)
+    return widgets
 
 
-def _sampling_widgets(defaults: ClipRequest, max_steps: int, prefix: str) -> list[gr.components.Component]:
-    """The widgets of :data:`SAMPLING_INPUT_NAMES` (steps, guidance scale and rescale, seed, scheduler), with
-    ``defaults`` (the model's, :attr:`ClipEngine.defaults`)."""
-    return [
-        gr.Slider(1, max_steps, value=defaults.num_inference_steps, step=1, label="Steps", elem_id=f"{prefix}steps"),
-        gr.Slider(0, 10, value=defaults.guidance_scale, step=0.1, label="Guidance scale", elem_id=f"{prefix}guidance"),
-        gr.Slider(0, 1, value=defaults.guidance_rescale, step=0.05, label="Guidance rescale (0: off)",
-                  elem_id=f"{prefix}guidance-rescale"),
-        gr.Number(label="Seed (clip k uses seed + k)", value=defaults.seed, precision=0, elem_id=f"{prefix}seed"),
-        gr.Dropdown([MODEL_SCHEDULER, *SCHEDULERS], value=MODEL_SCHEDULER, label="Scheduler",
-                    elem_id=f"{prefix}scheduler"),
-    ]
+def _prompt_box(max_chars: int, prefix: str) -> gr.Textbox:
+    return gr.Textbox(label="Prompt", placeholder="a dog barking", max_length=max_chars, elem_id=f"{prefix}prompt")
+
+
+def _option_widgets(engine: ClipEngine, specs: list[OptionSpec], prefix: str) -> dict[str, gr.components.Component]:
+    """The widgets of served options ``specs``, by request name, from their :class:`Widget` hints, the server's
+    caps (``engine.limits``) and the model's defaults (``engine.defaults``); ``prefix`` goes before the ids."""
+    return {spec.served: _widget(spec.widget, getattr(engine.defaults, spec.served), engine.limits,
+                                 prefix + (spec.widget.elem_id or spec.dest.replace("_", "-")))
+            for spec in specs}
+
+
+def _widget(hint: Widget, default: Any, limits: ServeLimits, elem_id: str,
+            modes: str = "") -> gr.components.Component:
+    """One Gradio component for ``hint``, showing ``default`` (a capped number: at most the cap); ``modes`` fills
+    ``{modes}`` in the label."""
+    cap = getattr(limits, hint.cap) if hint.cap else None
+    label = hint.label.format(cap=cap, modes=modes)
+    if cap is not None and hint.kind in ("slider", "number"):
+        default = min(default, cap)
+    if hint.kind == "slider":
+        return gr.Slider(hint.minimum, hint.maximum if cap is None else cap, value=default, step=hint.step,
+                         label=label, elem_id=elem_id)
+    if hint.kind == "number":
+        return gr.Number(label=label, value=default, precision=hint.precision, elem_id=elem_id)
+    if hint.kind == "dropdown":
+        choices = CHOICES[hint.choices]() if hint.choices else []
+        if hint.none_choice is not None:
+            choices = [hint.none_choice, *choices]
+        return gr.Dropdown(choices, value=hint.none_choice if default is None else default, label=label,
+                           elem_id=elem_id)
+    return gr.Textbox(label=label, placeholder=hint.placeholder, max_length=cap, elem_id=elem_id)
 
 
 def _clip_widgets(label: str, audio_id: str, image_id: str) -> list[gr.components.Component]:
@@ -178,10 +232,11 @@ def _clip_widgets(label: str, audio_id: str, image_id: str) -> list[gr.component
                      buttons=["download", "fullscreen"], elem_id=image_id)]
 
 
-def _with_scheduler(values: dict[str, object]) -> dict[str, object]:
-    if values.get("scheduler") == MODEL_SCHEDULER:
-        values["scheduler"] = None
-    return values
+def _none_choices(values: Mapping[str, object]) -> dict[str, object]:
+    """``values`` with each dropdown's :attr:`Widget.none_choice` (e.g. "model default") read as None."""
+    none_choices = {spec.served: spec.widget.none_choice for _, spec in option_fields() if spec.widget}
+    return {name: None if value is not None and value == none_choices.get(name) else value
+            for name, value in values.items()}
 
 
 def _guarded(action: Callable[[], list[Clip]]) -> tuple[str | None, list[Clip]]:

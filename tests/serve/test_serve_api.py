@@ -123,11 +123,19 @@ def test_no_request_path_reaches_the_file_system(client):
         assert "root:" not in response.text
 
 
-def test_page_handler_gives_the_api_audio(client, engine):
-    from audiodiff.serve.page import MODEL_SCHEDULER, _pcm16, handle
+def page_inputs(**changes):
+    """The "Text to audio" widget values by name: a 1 s clip, 2 steps, seed 0, the model's scheduler."""
+    values = dict(prompt="rain", negative_prompt="", duration=1.0, num_clips=1, num_inference_steps=2,
+                  guidance_scale=3.0, guidance_rescale=0.0, seed=0, scheduler="model default")
+    return values | changes
 
-    inputs = ("a door slams", "", 0.5, 2, 3.0, 0.0, 5, 2, MODEL_SCHEDULER)
-    message, clips = handle(engine, *inputs)
+
+def test_page_handler_gives_the_api_audio(client, engine):
+    from audiodiff.serve.page import INPUT_NAMES, _pcm16, handle
+
+    inputs = page_inputs(prompt="a door slams", duration=0.5, seed=5, num_clips=2)
+    assert set(inputs) == set(INPUT_NAMES)
+    message, clips = handle(engine, inputs)
     assert message == "Generated 2 clip(s) of 0.5 s (seed 5, 6)."
     response = client.post("/api/generate", json={"prompt": "a door slams", "duration": 0.5, "num_inference_steps": 2,
                                                   "seed": 5, "num_clips": 2})
@@ -137,13 +145,13 @@ def test_page_handler_gives_the_api_audio(client, engine):
 
 
 @pytest.mark.parametrize("inputs, fragment", [
-    (("", "", 1.0, 2, 3.0, 0.0, 0, 1, "model default"), "empty"),
-    (("rain", "", 9.0, 2, 3.0, 0.0, 0, 1, "model default"), "at most 4 seconds"),
-    (("rain", "", 1.0, 2, 3.0, 0.0, None, 1, "model default"), "seed must be an integer"),
-    (("rain", "", 1.0, 2, 3.0, 1.5, 0, 1, "model default"), "guidance_rescale must be a number in [0, 1]"),
+    (page_inputs(prompt=""), "empty"),
+    (page_inputs(duration=9.0), "at most 4 seconds"),
+    (page_inputs(seed=None), "seed must be an integer"),
+    (page_inputs(guidance_rescale=1.5), "guidance_rescale must be a number in [0, 1]"),
 ])
 def test_page_handler_shows_bad_input_as_a_message(engine, inputs, fragment):
     from audiodiff.serve.page import handle
 
-    message, clips = handle(engine, *inputs)
+    message, clips = handle(engine, inputs)
     assert message.startswith("Error: ") and fragment in message and clips == []

@@ -14,7 +14,8 @@ def test_gradio_client_gets_the_api_clip(server, tmp_path):
     from gradio_client import Client  # installed with gradio, which the server fixture requires
 
     client = Client(server.url, verbose=False, download_files=str(tmp_path))
-    outputs = client.predict("a cat meowing", "", 1.0, 2, 3.0, 4, 1, "model default", api_name="/generate")
+    outputs = client.predict(prompt="a cat meowing", negative_prompt="", duration=1.0, num_inference_steps=2, seed=4,
+                             api_name="/generate")  # by name: the API's parameters are the page's inputs
     status, audio_path, image_path = outputs[:3]
     assert status == "Generated 1 clip(s) of 1 s (seed 4)."
     assert image_path.endswith(".png") and all(output is None for output in outputs[3:])

@@ -34,21 +34,24 @@ def test_upload_becomes_mono_float_at_the_model_rate():
 
 
 def edit_inputs(mode="edit", prompt="a cat meowing", strength=0.5, start="", end="", fmin="", seconds=2.0, seed=3):
-    """Widget values in EDIT_INPUT_NAMES order (the region boxes are text; blank means none), 3 steps."""
-    return (mode, prompt, "", strength, start, end, fmin, "", seconds, 3, 3.0, 0.0, seed, "model default")
+    """Widget values by name (EDIT_INPUT_NAMES; the region boxes are text, blank means none), 3 steps."""
+    return dict(mode=mode, prompt=prompt, negative_prompt="", strength=strength, start=start, end=end, fmin=fmin,
+                fmax="", seconds=seconds, num_inference_steps=3, guidance_scale=3.0, guidance_rescale=0.0, seed=seed,
+                scheduler="model default")
 
 
 def test_edit_gives_the_cli_audio(engine, tiny_pipeline_dir, tmp_path):
     from audiodiff.edit_jobs import EditJob, run_edit
-    from audiodiff.serve.page import handle_edit
+    from audiodiff.serve.page import EDIT_INPUT_NAMES, handle_edit
 
+    assert set(edit_inputs()) == set(EDIT_INPUT_NAMES)
     samples = tone_pcm16(1.0)
     sf.write(tmp_path / "in.wav", samples, SAMPLE_RATE, subtype="PCM_16")
     cli = run_edit(EditJob(mode="edit", input=tmp_path / "in.wav", prompt="a cat meowing", output=tmp_path / "out.wav",
                            mode_options={"strength": 0.5}, num_inference_steps=3, guidance_scale=3.0, seed=3,
                            model=tiny_pipeline_dir,
                            device="cpu", dtype="float32"))
-    message, clips = handle_edit(engine, (SAMPLE_RATE, samples), *edit_inputs())
+    message, clips = handle_edit(engine, (SAMPLE_RATE, samples), edit_inputs())
     assert message == "edit: 1 s (seed 3).", message
     served = sf.read(io.BytesIO(encode_wav(clips[0].audio, SAMPLE_RATE)), dtype="int16")[0]
     np.testing.assert_array_equal(served, sf.read(str(cli), dtype="int16")[0])
@@ -58,11 +61,11 @@ def test_extend_and_inpaint(engine):
     from audiodiff.serve.page import handle_edit
 
     upload = (SAMPLE_RATE, tone_pcm16(1.0))
-    message, clips = handle_edit(engine, upload, *edit_inputs(mode="extend", seconds=1.5))
+    message, clips = handle_edit(engine, upload, edit_inputs(mode="extend", seconds=1.5))
     assert clips and clips[0].audio.shape == (40000,), message
-    message, clips = handle_edit(engine, upload, *edit_inputs(mode="inpaint", strength=1.0, start="0.25", end=" 0.75"))
+    message, clips = handle_edit(engine, upload, edit_inputs(mode="inpaint", strength=1.0, start="0.25", end=" 0.75"))
     assert clips and clips[0].audio.shape == (16000,), message
-    message, clips = handle_edit(engine, upload, *edit_inputs(mode="inpaint", strength=1.0, fmin="4000"))
+    message, clips = handle_edit(engine, upload, edit_inputs(mode="inpaint", strength=1.0, fmin="4000"))
     assert clips and clips[0].audio.shape == (16000,), message
 
 
@@ -80,5 +83,5 @@ def test_bad_edits_are_messages(engine, upload_seconds, inputs, fragment):
     from audiodiff.serve.page import handle_edit
 
     upload = None if upload_seconds is None else (SAMPLE_RATE, tone_pcm16(upload_seconds))
-    message, clips = handle_edit(engine, upload, *inputs)
+    message, clips = handle_edit(engine, upload, inputs)
     assert message.startswith("Error: ") and fragment in message and clips == [], message
