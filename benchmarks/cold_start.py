@@ -56,12 +56,14 @@ def command(prompt: str, model: Path | None, output: Path, wrapper: list[str]) -
 
 
 def run(args: list[str], source: Path) -> tuple[float, float, str]:
-    """``(wall_s, cpu_s, stderr)`` of one fresh process with ``source`` first on ``PYTHONPATH``."""
+    """``(wall_s, cpu_s, stderr)`` of one fresh process with ``source`` first on ``PYTHONPATH``, in an empty
+    working folder (the default model is then the one of ``source``'s tree)."""
     path = os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=path)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory() as cwd:  # not the checkout: `python -m` puts the working folder first
+        result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
