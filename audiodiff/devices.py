@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 
+from .cpu_dtype import CpuDtypeChoice, auto_cpu_dtype, cpu_flags
 from .errors import DeviceError
 
 
@@ -38,28 +38,38 @@ BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # Intel AMX tiles; AVX512-BF16 (In
 def cpu_has_bf16_units(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """True when the CPU advertises bf16 matrix or vector units (``amx_bf16`` or ``avx512_bf16`` in its flags).
 
-    Reads ``/proc/cpuinfo`` (Linux); elsewhere, or if it cannot be read, returns False.
+    Reported by the benchmarks; ``auto`` does not trust it alone (see :mod:`audiodiff.cpu_dtype`).  Reads
+    ``/proc/cpuinfo`` (Linux); elsewhere, or if it cannot be read, returns False.
     """
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return any(flag in flags for flag in BF16_CPU_FLAGS)
+    return any(flag in cpu_flags(cpuinfo) for flag in BF16_CPU_FLAGS)
+
+
+def auto_dtype_choice(device: torch.device) -> CpuDtypeChoice | None:
+    """What ``auto`` decides on a CPU ``device`` (:func:`audiodiff.cpu_dtype.auto_cpu_dtype` at torch's current
+    thread count: AMX tiles, or the cached or a new probe); None on other devices (GPUs: float32)."""
+    return auto_cpu_dtype(torch.get_num_threads()) if device.type == "cpu" else None
+
+
+def auto_dtype_line(device: torch.device) -> str:
+    """One line for ``audiodiff info``: what ``--dtype auto`` computes in on ``device`` and why."""
+    choice = auto_dtype_choice(device)
+    return f"--dtype auto here: {choice.describe() if choice else 'float32 (' + device.type + ')'}"
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     """The compute dtype of the U-Net, VAE and vocoder for generation.
 
-    ``"auto"``: bfloat16 on a CPU with bf16 units (:func:`cpu_has_bf16_units`; the default model's real-time
-    factor went from 0.42 to 0.24 on an AVX512-BF16 EPYC, see benchmarks/README.md), float32 on other CPUs (bf16 without the units is
-    emulated and slow) and on GPUs.  ``"float32"``/``"fp32"`` and ``"bfloat16"``/``"bf16"`` force one.
+    ``"auto"``: on a CPU, the faster of bfloat16 and float32 there (:func:`auto_dtype_choice`: bf16 with AMX
+    tiles, else by a short cached probe; bf16 is ~2x faster on an AVX512-BF16 EPYC but ~0.55x on a Xeon with
+    AVX512-BF16 and no AMX, see benchmarks/README.md); float32 on GPUs.  ``"float32"``/``"fp32"`` and
+    ``"bfloat16"``/``"bf16"`` force one.
 
     Raises:
         DeviceError: an unknown name.
     """
     if name == "auto":
-        return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16_units() else torch.float32
+        choice = auto_dtype_choice(device)
+        return choice.dtype if choice else torch.float32
     if name not in DTYPES:
         raise DeviceError(f"Unknown dtype {name!r}; use auto, float32 (fp32) or bfloat16 (bf16).")
     return DTYPES[name]
@@ -69,9 +79,9 @@ MIXED_PRECISIONS = ("auto", "no", "fp16", "bf16")
 
 
 def resolve_mixed_precision(name: str) -> str:
-    """Training's autocast setting (accelerate's ``mixed_precision``): ``"auto"`` -> ``"bf16"`` on a CPU with bf16
-    units (:func:`cpu_has_bf16_units`; the same test as ``--dtype auto`` for generation) or a GPU that supports
-    bf16, ``"no"`` (float32) elsewhere; ``"no"``, ``"fp16"`` and ``"bf16"`` are kept.
+    """Training's autocast setting (accelerate's ``mixed_precision``): ``"auto"`` -> ``"bf16"`` on a CPU where
+    ``--dtype auto`` picks bf16 (:func:`auto_dtype_choice`, the same decision as for generation) or a GPU that
+    supports bf16, ``"no"`` (float32) elsewhere; ``"no"``, ``"fp16"`` and ``"bf16"`` are kept.
 
     Raises:
         DeviceError: an unknown name.
@@ -82,4 +92,4 @@ def resolve_mixed_precision(name: str) -> str:
         return name
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "no"
-    return "bf16" if cpu_has_bf16_units() else "no"
+    return "bf16" if auto_dtype_choice(torch.device("cpu")).dtype == torch.bfloat16 else "no"

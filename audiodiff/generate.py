@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .audio import write_wav
+from .devices import auto_dtype_line, resolve_device
 from .errors import InvalidArgumentError
 from .loading import load_pipeline
 from .long_form import MAX_LONG_DURATION
@@ -184,6 +185,7 @@ def describe_model(model: Path | None, duration: float = 5.0) -> str:
                  "in overlapping windows)")
     if pipe.config.text_encoder_source:
         lines.append(f"text encoder from: {pipe.config.text_encoder_source}")
+    lines.append(auto_dtype_line(resolve_device("auto")))
     return "\n".join(lines)
 
 

@@ -22,7 +22,7 @@ def load_pipeline(model: Path | None, device: str = "auto", dtype: str = "float3
 
     The safe fast paths of :func:`audiodiff.fast.prepare_for_inference` are applied (vocoder
     weight norm folded, eval mode, SDPA attention), so the result is for generation, not training.
-    ``dtype`` (see :func:`audiodiff.devices.resolve_dtype`; ``"auto"``: bf16 on CPUs with bf16 units)
+    ``dtype`` (see :func:`audiodiff.devices.resolve_dtype`; ``"auto"``: on a CPU, the faster of bf16 and float32 there, measured once and cached)
     sets the U-Net, VAE and vocoder weights; the text encoder and mel front end stay float32.
 
     Raises:

@@ -149,8 +149,9 @@ class SamplingOptions:
     model: Path | None = _option(None, "--model", "pipeline folder (default: $AUDIODIFF_MODEL or checkpoints/default)",
                                  type=Path)
     device: str = _option("auto", "--device", "auto (cuda when present), cpu, cuda, cuda:N")
-    dtype: str = _option("auto", "--dtype", "compute dtype of U-Net, VAE and vocoder (default auto: bf16 on CPUs "
-                         "with AMX or AVX512-BF16 units, float32 elsewhere)", choices=DTYPES)
+    dtype: str = _option("auto", "--dtype", "compute dtype of U-Net, VAE and vocoder (default auto: on a CPU the "
+                         "faster of bf16 and float32 there, measured once and cached; float32 on a GPU)",
+                         choices=DTYPES)
     num_waveforms_per_prompt: int = _option(1, "--num-waveforms", "clips per prompt (default: 1)", type=int,
                                             served="num_clips", per_edit=False,
                                             widget=Widget("slider", "Clips", minimum=1, step=1, cap="max_clips",

@@ -86,7 +86,7 @@ def test_info(model_dir):
     for word in ("vae", "unet", "vocoder", "text_encoder", "AutoencoderKL", "UNet2DConditionModel",
                  "HifiGanVocoder", "16000 Hz", "(4, 250, 32)", "parameters",
                  "window length 10 s (clips up to 300 s with --duration",
-                 "sampling defaults: 25 steps of DPMSolverMultistepScheduler, guidance scale 3"):
+                 "sampling defaults: 25 steps of DPMSolverMultistepScheduler, guidance scale 3", "--dtype auto here: "):
         assert word in result.stdout, word
 
 

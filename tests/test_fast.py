@@ -108,6 +108,7 @@ def test_bf16_generation_stays_close_to_fp32(tiny_pipeline_dir):
 
 def test_auto_dtype_follows_the_cpu_flags(tmp_path, monkeypatch):
     from audiodiff import devices
+    from audiodiff.cpu_dtype import CpuDtypeChoice
     from audiodiff.errors import DeviceError
 
     amd = tmp_path / "zen4"
@@ -115,10 +116,11 @@ def test_auto_dtype_follows_the_cpu_flags(tmp_path, monkeypatch):
     old = tmp_path / "old"
     old.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2\n")
     assert devices.cpu_has_bf16_units.__wrapped__(str(amd)) and not devices.cpu_has_bf16_units.__wrapped__(str(old))
-    monkeypatch.setattr(devices, "cpu_has_bf16_units", lambda: True)
+    # auto follows the measured choice (audiodiff.cpu_dtype; tests/test_cpu_dtype.py), not the flags alone
+    monkeypatch.setattr(devices, "auto_cpu_dtype", lambda threads: CpuDtypeChoice("bfloat16", "probe", 10.0, 5.0))
     assert devices.resolve_dtype("auto", torch.device("cpu")) == torch.bfloat16
     assert devices.resolve_dtype("auto", torch.device("cuda")) == torch.float32
-    monkeypatch.setattr(devices, "cpu_has_bf16_units", lambda: False)
+    monkeypatch.setattr(devices, "auto_cpu_dtype", lambda threads: CpuDtypeChoice("float32", "probe", 110.0, 130.0))
     assert devices.resolve_dtype("auto", torch.device("cpu")) == torch.float32
     assert devices.resolve_dtype("bf16", torch.device("cpu")) == torch.bfloat16
     with pytest.raises(DeviceError, match="Unknown dtype"):

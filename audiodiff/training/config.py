@@ -157,7 +157,8 @@ class TrainConfig:
 
     Steps count optimizer updates.  ``segment_seconds`` is the crop length of
     training clips; ``mixed_precision`` is ``"no"``, ``"fp16"`` or ``"bf16"`` (accelerate), or ``"auto"``: bf16 where
-    the CPU has bf16 units or the GPU supports it, else no (:func:`audiodiff.devices.resolve_mixed_precision`).
+    ``--dtype auto`` picks bf16 on the CPU or the GPU supports it, else no
+    (:func:`audiodiff.devices.resolve_mixed_precision`).
     ``max_minutes`` bounds the wall time of one invocation of the loop (evaluations included): the run stops after
     the step that passes it, checkpoints, evaluates and exports, and ``--resume`` continues with a fresh budget.
     """

@@ -3,7 +3,7 @@
 Before training: the dataset check (:mod:`audiodiff.data.summary`: usable clips, what was skipped and why,
 minutes, captions; a warning under a handful of clips).  On the first run the text states of every caption and the
 VAE latents of crops that follow the clip lengths are cached (:mod:`audiodiff.data.finetune_cache`), so a step
-runs only the U-Net, under bf16 autocast where the CPU has bf16 units (``mixed_precision: auto``).  The number of
+runs only the U-Net, under bf16 autocast where bf16 is measured faster on the CPU (``mixed_precision: auto``).  The number of
 steps follows the dataset (``finetune.epochs`` passes over the crops) unless ``--max-steps`` is given; the loop
 logs an estimate of the run time after the timed first step.  While training, the preview prompts are generated
 every ``eval_every`` steps (:mod:`audiodiff.training.preview`).  After it, the report

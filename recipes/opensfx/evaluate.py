@@ -63,7 +63,7 @@ class EvalSettings:
     scheduler: str | None = None  # a sampler name of `audiodiff generate --scheduler`; None: the model's own
     batch_size: int | None = None
     device: str = "auto"
-    dtype: str = "auto"  # as `audiodiff generate`: bf16 on CPUs with bf16 units
+    dtype: str = "auto"  # as `audiodiff generate`: the faster of bf16 and float32 here
     save_audio: bool = True
     from_audio: Path | None = None  # score an earlier run's OUT/audio instead of generating
 
@@ -326,7 +326,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="sampler as `audiodiff generate --scheduler` (unipc, dpmsolver++, ...; default: the model's)")
     parser.add_argument("--batch-size", type=int, default=None, help="clips per U-Net batch (default: all)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--dtype", default="auto", help="auto (bf16 on CPUs with bf16 units), float32 or bfloat16")
+    parser.add_argument("--dtype", default="auto", help="auto (the faster of bf16 and float32 on this CPU), float32 or bfloat16")
     parser.add_argument("--no-audio", action="store_true", help="do not write the generated WAVs")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--from-audio", type=Path, default=None,
