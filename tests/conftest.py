@@ -10,6 +10,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The models in the tests are tiny: one thread is as fast, and it stays fast when other jobs share the
 # cores (multi-threaded BLAS/OpenMP spins badly under contention). Subprocesses inherit the variable.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# audiodiff's own cache (the --dtype auto probe) goes to a folder of this run, not the user's ~/.cache.
+if "AUDIODIFF_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["AUDIODIFF_CACHE"] = tempfile.mkdtemp(prefix="audiodiff-test-cache-")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
