@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from audiodiff import cpu_dtype
-from audiodiff.generate import load_pipeline
+from audiodiff.loading import load_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
